@@ -1,0 +1,278 @@
+// Package client is the Go API of authd: it asks the per-user daemon for
+// access tokens over its Unix socket. It is what the authc command uses.
+//
+// # Getting a token
+//
+//	c, err := client.New()
+//	if err != nil { ... }
+//	defer c.Close()
+//	tok, err := c.Token(ctx, client.TokenOptions{Profile: "work"})
+//
+// [Client.TokenSource] adapts a profile to golang.org/x/oauth2, and
+// [Client.Transport] to net/http.
+//
+// # Errors
+//
+// Errors carry the daemon's reason; test them with errors.Is against
+// [ErrLoginRequired], [ErrProfileNotFound], [ErrDaemonUnreachable],
+// [ErrProviderUnavailable] and the others, or read the [*Error].
+//
+// # Socket
+//
+// The socket is $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock, else
+// authd/authd.sock in the user's cache directory.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"authd.dev/authd/internal/socket"
+	pb "authd.dev/authd/proto/authd/v1"
+)
+
+// Conditions a caller may branch on, matched with errors.Is.
+var (
+	ErrDaemonUnreachable   = errors.New("authd is not running")
+	ErrLoginRequired       = errors.New("login required")
+	ErrProfileNotFound     = errors.New("profile not found")
+	ErrProviderUnavailable = errors.New("identity provider unavailable")
+	ErrLoginFailed         = errors.New("login failed")
+	ErrKeyring             = errors.New("keyring unavailable")
+	ErrInvalidConfig       = errors.New("invalid configuration")
+	ErrPermissionDenied    = errors.New("permission denied")
+	ErrInvalidRequest      = errors.New("invalid request")
+)
+
+var reasonErrors = map[string]error{
+	pb.ErrorReason_LOGIN_REQUIRED.String():      ErrLoginRequired,
+	pb.ErrorReason_PROFILE_NOT_FOUND.String():   ErrProfileNotFound,
+	pb.ErrorReason_IDP_UNAVAILABLE.String():     ErrProviderUnavailable,
+	pb.ErrorReason_LOGIN_FAILED.String():        ErrLoginFailed,
+	pb.ErrorReason_LOGIN_TIMEOUT.String():       ErrLoginFailed,
+	pb.ErrorReason_KEYRING_LOCKED.String():      ErrKeyring,
+	pb.ErrorReason_KEYRING_UNAVAILABLE.String(): ErrKeyring,
+	pb.ErrorReason_INVALID_CONFIG.String():      ErrInvalidConfig,
+	pb.ErrorReason_PERMISSION_DENIED.String():   ErrPermissionDenied,
+	pb.ErrorReason_INVALID_REQUEST.String():     ErrInvalidRequest,
+}
+
+// Error is an error answered by the daemon, or the failure to reach it.
+type Error struct {
+	Reason  string // the daemon's ErrorReason name, or "DAEMON_UNREACHABLE"
+	Message string // the daemon's explanation
+	kind    error
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the sentinel matching Reason.
+func (e *Error) Unwrap() error { return e.kind }
+
+// Client is a connection to the daemon. It is safe for concurrent use.
+type Client struct {
+	conn   *grpc.ClientConn
+	broker pb.BrokerClient
+	path   string
+}
+
+// Option changes how New connects.
+type Option func(*Client)
+
+// WithSocket connects to path instead of the default socket.
+func WithSocket(path string) Option { return func(c *Client) { c.path = path } }
+
+// New prepares a connection to the daemon; it dials lazily, on first use.
+func New(opts ...Option) (*Client, error) {
+	c := &Client{}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.path == "" {
+		p, err := socket.Path()
+		if err != nil {
+			return nil, err
+		}
+		c.path = p
+	}
+	path := c.path
+	conn, err := grpc.NewClient("passthrough:///authd",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return socket.Dial(ctx, path)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to authd: %w", err)
+	}
+	c.conn, c.broker = conn, pb.NewBrokerClient(conn)
+	return c, nil
+}
+
+// Socket returns the socket path the client uses.
+func (c *Client) Socket() string { return c.path }
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// TokenOptions say which token to fetch.
+type TokenOptions struct {
+	Profile      string   // "" for the default profile
+	Scopes       []string // a subset of the profile's scopes
+	Audience     string
+	MinValid     time.Duration // 0: the daemon's default (1 minute)
+	Interactive  bool          // wait for a login when one is needed (see Client.Login to show it)
+	ForceRefresh bool
+	IDToken      bool // also return the ID token
+}
+
+// Token is an access token and what is known of it.
+type Token struct {
+	AccessToken string
+	TokenType   string
+	Expiry      time.Time // zero when the provider did not say
+	Scopes      []string
+	IDToken     string
+	Profile     string
+}
+
+// Token fetches an access token.
+func (c *Client) Token(ctx context.Context, o TokenOptions) (*Token, error) {
+	req := &pb.GetTokenRequest{
+		Profile:      o.Profile,
+		Scopes:       o.Scopes,
+		Audience:     o.Audience,
+		Interactive:  o.Interactive,
+		ForceRefresh: o.ForceRefresh,
+		WantIdToken:  o.IDToken,
+	}
+	if o.MinValid > 0 {
+		req.MinValid = durationpb.New(o.MinValid)
+	}
+	t, err := c.broker.GetToken(ctx, req)
+	if err != nil {
+		return nil, c.wrap(err)
+	}
+	tok := &Token{AccessToken: t.GetAccessToken(), TokenType: t.GetTokenType(), Scopes: t.GetScopes(), IDToken: t.GetIdToken(), Profile: t.GetProfile()}
+	if t.GetExpiry() != nil {
+		tok.Expiry = t.GetExpiry().AsTime()
+	}
+	return tok, nil
+}
+
+// LoginOptions say how to log in.
+type LoginOptions struct {
+	Profile string
+	Force   bool // log in again even when logged in
+	Device  bool // use the device authorization grant
+}
+
+// LoginEvent is one step of a login; exactly one field is set.
+type LoginEvent struct {
+	OpenURL    *OpenURL    // open this URL in a browser
+	DeviceCode *DeviceCode // show this code
+	Waiting    string      // joined a login started by this client
+	Done       *Done
+}
+
+// OpenURL asks for a browser.
+type OpenURL struct{ URL, RedirectURI string }
+
+// DeviceCode is what the user enters on another device.
+type DeviceCode struct {
+	VerificationURI, UserCode, VerificationURIComplete string
+	Expires                                            time.Time
+}
+
+// Done reports a finished login.
+type Done struct {
+	Account string
+	Expiry  time.Time
+}
+
+// Login starts or joins a login and calls on for each step until it ends.
+// It returns nil after the Done event, or the login's error.
+func (c *Client) Login(ctx context.Context, o LoginOptions, on func(LoginEvent)) error {
+	stream, err := c.broker.Login(ctx, &pb.LoginRequest{Profile: o.Profile, Force: o.Force, Device: o.Device})
+	if err != nil {
+		return c.wrap(err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			return c.wrap(err)
+		}
+		switch e := ev.GetEvent().(type) {
+		case *pb.LoginEvent_OpenUrl:
+			on(LoginEvent{OpenURL: &OpenURL{URL: e.OpenUrl.GetUrl(), RedirectURI: e.OpenUrl.GetRedirectUri()}})
+		case *pb.LoginEvent_DeviceCode:
+			dc := e.DeviceCode
+			d := &DeviceCode{VerificationURI: dc.GetVerificationUri(), UserCode: dc.GetUserCode(), VerificationURIComplete: dc.GetVerificationUriComplete()}
+			if dc.GetExpires() != nil {
+				d.Expires = dc.GetExpires().AsTime()
+			}
+			on(LoginEvent{DeviceCode: d})
+		case *pb.LoginEvent_Waiting:
+			on(LoginEvent{Waiting: e.Waiting.GetStartedBy()})
+		case *pb.LoginEvent_Done:
+			d := &Done{Account: e.Done.GetAccount()}
+			if e.Done.GetExpiry() != nil {
+				d.Expiry = e.Done.GetExpiry().AsTime()
+			}
+			on(LoginEvent{Done: d})
+			return nil
+		case *pb.LoginEvent_Failed:
+			return &Error{Reason: e.Failed.GetReason(), Message: e.Failed.GetMessage(), kind: reasonErrors[e.Failed.GetReason()]}
+		}
+	}
+}
+
+// Logout forgets a profile's session, or every session when all is true. It
+// returns the profiles logged out.
+func (c *Client) Logout(ctx context.Context, profile string, all bool) ([]string, error) {
+	resp, err := c.broker.Logout(ctx, &pb.LogoutRequest{Profile: profile, All: all})
+	if err != nil {
+		return resp.GetProfiles(), c.wrap(err)
+	}
+	return resp.GetProfiles(), nil
+}
+
+// Status describes the daemon and its profiles.
+func (c *Client) Status(ctx context.Context) (*pb.StatusResponse, error) {
+	resp, err := c.broker.Status(ctx, &pb.StatusRequest{})
+	if err != nil {
+		return nil, c.wrap(err)
+	}
+	return resp, nil
+}
+
+// wrap turns a gRPC error into an *Error with the daemon's reason.
+func (c *Client) wrap(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return &Error{Reason: info.GetReason(), Message: st.Message(), kind: reasonErrors[info.GetReason()]}
+		}
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		return &Error{Reason: "DAEMON_UNREACHABLE", kind: ErrDaemonUnreachable,
+			Message: fmt.Sprintf("cannot reach authd at %s (is it running? start it with 'authd run' or 'authd start')", c.path)}
+	case codes.Canceled, codes.DeadlineExceeded:
+		return fmt.Errorf("%s", st.Message())
+	}
+	return &Error{Reason: st.Code().String(), Message: st.Message()}
+}

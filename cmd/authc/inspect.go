@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"authd.dev/authd/client"
+)
+
+// runInspect decodes a JWT for display. It verifies nothing: access tokens
+// may be opaque or meant for another audience.
+func runInspect(ctx context.Context, args []string) error {
+	fs := flags("inspect")
+	profile := profileFlags(fs)
+	idToken := fs.Bool("id-token", false, "inspect the profile's ID token instead of its access token")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var raw string
+	switch fs.NArg() {
+	case 1:
+		raw = fs.Arg(0)
+	case 0:
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		tok, err := c.Token(ctx, client.TokenOptions{Profile: *profile, IDToken: *idToken})
+		if err != nil {
+			return err
+		}
+		raw = tok.AccessToken
+		if *idToken {
+			raw = tok.IDToken
+		}
+	default:
+		return usageError{"inspect takes at most one token"}
+	}
+	header, claims, err := decodeJWT(raw)
+	if err != nil {
+		return err
+	}
+	out := map[string]json.RawMessage{"header": header, "claims": claims}
+	var times map[string]any
+	if json.Unmarshal(claims, &times) == nil {
+		readable := map[string]string{}
+		for _, k := range []string{"exp", "iat", "nbf", "auth_time"} {
+			if v, ok := times[k].(float64); ok {
+				readable[k] = time.Unix(int64(v), 0).UTC().Format(time.RFC3339)
+			}
+		}
+		if len(readable) > 0 {
+			b, _ := json.Marshal(readable)
+			out["times"] = b
+		}
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func decodeJWT(raw string) (header, claims json.RawMessage, err error) {
+	parts := strings.Split(strings.TrimSpace(raw), ".")
+	if len(parts) != 3 {
+		return nil, nil, fmt.Errorf("not a JWT (an opaque token has nothing to inspect)")
+	}
+	dec := func(s string) (json.RawMessage, error) {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("not a JWT: %w", err)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err != nil {
+			return nil, fmt.Errorf("not a JWT: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
+	if header, err = dec(parts[0]); err != nil {
+		return nil, nil, err
+	}
+	claims, err = dec(parts[1])
+	return header, claims, err
+}

@@ -1,0 +1,211 @@
+// Package broker is the heart of the authd daemon: it owns one [Session] per
+// configured profile and serves them over gRPC.
+//
+// # Sessions
+//
+// A [Session] moves through the [State]s logged_out, logging_in, valid,
+// refreshing, expired and needs_login. Whatever the number of callers, at
+// most one login and one refresh token redemption are in flight per session;
+// every caller waits on the shared result with its own deadline, and a caller
+// that gives up does not cancel the work for the others. A rotated refresh
+// token is written to the keyring before any waiter is released. Sessions
+// refresh in the background at 75-85% of a token's lifetime.
+//
+// # Serving
+//
+// [Broker.Serve] answers the authd.v1.Broker API on a Unix socket. Every
+// connection's peer uid is read from the kernel and any other user than the
+// daemon's own is refused, whatever the socket's file mode. Errors carry a
+// machine-readable reason (see [Reason]) so clients can branch on it.
+// Refresh tokens and client secrets never leave the daemon.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"authd.dev/authd/internal/config"
+	"authd.dev/authd/internal/flow"
+	"authd.dev/authd/internal/store"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrLoginRequired   = errors.New("login required")
+	ErrLoginTimeout    = errors.New("login timed out")
+	ErrTokenLifetime   = errors.New("the provider's tokens live shorter than asked")
+	ErrInvalidRequest  = errors.New("invalid request")
+	ErrProfileNotFound = config.ErrProfileNotFound
+)
+
+// Store is the keyring as the broker uses it; *store.Keyring implements it.
+type Store interface {
+	Get(ctx context.Context, key string) (*store.Record, error)
+	Put(ctx context.Context, key string, rec *store.Record) error
+	Delete(ctx context.Context, key string) error
+	Backend() string
+}
+
+// Options configure a Broker.
+type Options struct {
+	ConfigPath string
+	// Store overrides the keyring the config names.
+	Store Store
+	// KeyringService names the keyring's service (collection prefix, keyctl
+	// keyring); "authd" when empty.
+	KeyringService string
+	Logger         *slog.Logger
+	Version        string
+	Now            func() time.Time // injected clock for validity checks; time.Now by default
+}
+
+// Broker owns every session of the user.
+type Broker struct {
+	opts   Options
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	cfg      *config.Config
+	cfgErr   error // why the config could not be loaded, if it could not
+	store    Store
+	storeErr error
+	sessions map[string]*Session
+}
+
+// New loads the configuration and opens the keyring. A missing or broken
+// config file, or a keyring that cannot be opened, does not stop the daemon:
+// requests get a clear error until it is fixed and reloaded.
+func New(opts Options) *Broker {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sessions: map[string]*Session{}}
+	b.Reload()
+	return b
+}
+
+// Reload re-reads the config file. Sessions of profiles whose settings did
+// not change are kept; the others start over from the keyring.
+func (b *Broker) Reload() error {
+	cfg, err := config.Load(b.opts.ConfigPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		b.log.Info("no config file yet; no profiles", "path", b.opts.ConfigPath)
+		cfg, err = &config.Config{Path: b.opts.ConfigPath, Profiles: map[string]*config.Profile{}}, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.cfgErr = err
+		b.log.Error("config not loaded", "err", err)
+		return err
+	}
+	if b.store == nil || (b.cfg != nil && b.cfg.Keyring != cfg.Keyring) {
+		b.store, b.storeErr = b.openStore(cfg)
+		for name, s := range b.sessions {
+			s.close()
+			delete(b.sessions, name)
+		}
+	}
+	for name, s := range b.sessions {
+		if p := cfg.Profiles[name]; p == nil || !reflect.DeepEqual(p, s.profile) {
+			s.close()
+			delete(b.sessions, name)
+		}
+	}
+	b.cfg, b.cfgErr = cfg, nil
+	return nil
+}
+
+func (b *Broker) openStore(cfg *config.Config) (Store, error) {
+	if b.opts.Store != nil {
+		return b.opts.Store, nil
+	}
+	opts := store.Options{ServiceName: b.opts.KeyringService, Backend: cfg.Keyring.Backend, FileDir: cfg.Keyring.FileDir, Timeout: cfg.Keyring.Timeout}
+	if cfg.Keyring.Backend == "file" {
+		pass, err := store.PassphraseFrom(cfg.Keyring.PassphraseFile)
+		if err != nil {
+			b.log.Error("keyring not opened", "err", err)
+			return nil, err
+		}
+		opts.Passphrase = pass
+	}
+	k, err := store.Open(opts)
+	if err != nil {
+		b.log.Error("keyring not opened", "err", err)
+		return nil, err
+	}
+	b.log.Info("keyring opened", "backend", k.Backend())
+	return k, nil
+}
+
+// Session returns the session of the named profile ("" for the default).
+func (b *Broker) Session(name string) (*Session, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cfgErr != nil {
+		return nil, fmt.Errorf("%w: %w", errInvalidConfig, b.cfgErr)
+	}
+	p, err := b.cfg.Profile(name)
+	if err != nil {
+		return nil, err
+	}
+	if s := b.sessions[p.Name]; s != nil {
+		return s, nil
+	}
+	if b.storeErr != nil {
+		return nil, fmt.Errorf("open keyring: %w", b.storeErr)
+	}
+	fc, err := flow.New(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errInvalidConfig, err)
+	}
+	ctx, cancel := context.WithCancel(b.ctx)
+	s := &Session{
+		profile: p, flow: fc, store: b.store, log: b.log, now: b.opts.Now,
+		bg: ctx, stop: cancel, wg: &b.wg,
+	}
+	b.sessions[p.Name] = s
+	return s, nil
+}
+
+var errInvalidConfig = errors.New("invalid configuration")
+
+// Profiles lists the configured profile names, sorted.
+func (b *Broker) Profiles() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cfg == nil {
+		return nil
+	}
+	names := make([]string, 0, len(b.cfg.Profiles))
+	for name := range b.cfg.Profiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Close stops every session's background work and waits for it.
+func (b *Broker) Close() {
+	b.cancel()
+	b.mu.Lock()
+	for _, s := range b.sessions {
+		s.close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}

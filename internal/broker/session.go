@@ -1,0 +1,516 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"authd.dev/authd/internal/config"
+	"authd.dev/authd/internal/flow"
+	"authd.dev/authd/internal/store"
+)
+
+// State is where a session is in its life.
+type State string
+
+// The states a session moves through.
+const (
+	StateLoggedOut  State = "logged_out"
+	StateLoggingIn  State = "logging_in"
+	StateValid      State = "valid"
+	StateRefreshing State = "refreshing"
+	StateExpired    State = "expired"
+	StateNeedsLogin State = "needs_login"
+)
+
+// DefaultMinValid is how long a returned token stays valid when the caller does not say.
+const DefaultMinValid = time.Minute
+
+// TokenRequest is what a caller asks a session for.
+type TokenRequest struct {
+	Scopes       []string // a subset of the profile's scopes; empty: the session's token
+	Audience     string
+	MinValid     time.Duration // 0: DefaultMinValid
+	Interactive  bool          // start or join a login when one is needed, and wait for it
+	ForceRefresh bool
+}
+
+// Token is an access token handed to a client: never a refresh token.
+type Token struct {
+	AccessToken string
+	TokenType   string
+	Expiry      time.Time
+	Scopes      []string
+	IDToken     string
+}
+
+// Prompt is what a user must do to finish a login: open URL, or enter a device code.
+type Prompt struct {
+	URL         string
+	RedirectURI string
+	Device      *flow.DeviceCode
+}
+
+// Session owns one profile's credentials: at most one login and one refresh
+// in flight, whatever the number of callers.
+type Session struct {
+	profile *config.Profile
+	flow    *flow.Client
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	bg      context.Context // cancelled when the session is closed
+	stop    context.CancelFunc
+	wg      *sync.WaitGroup
+
+	calls singleflight.Group // "load", "refresh", "mint:<key>"
+	// redeem serialises every use of the refresh token: with rotation, two
+	// concurrent redemptions would revoke the grant.
+	redeem sync.Mutex
+
+	mu          sync.Mutex // guards the fields below; never held across I/O
+	loaded      bool
+	rec         *store.Record // nil: no credentials
+	minted      map[string]*Token
+	needsLogin  bool
+	refreshing  bool
+	login       *loginRun
+	lastErr     error
+	lastRefresh time.Time
+	nextRefresh time.Time
+	failures    int
+	timer       *time.Timer
+}
+
+func storeKey(profile string) string { return "profile:" + profile }
+
+// Token returns an access token valid for at least req.MinValid, refreshing
+// or (when req.Interactive) logging in first when needed.
+func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
+	minValid := req.MinValid
+	if minValid <= 0 {
+		minValid = DefaultMinValid
+	}
+	if mintKey := s.mintKey(req); mintKey != "" {
+		return s.mintedToken(ctx, mintKey, req, minValid)
+	}
+	refreshed, loggedIn := false, false // what this call already did
+	for {
+		s.mu.Lock()
+		loaded, rec := s.loaded, s.rec
+		s.mu.Unlock()
+		if !loaded {
+			if err := s.load(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		hasToken := rec != nil && rec.AccessToken != ""
+		if hasToken && s.validFor(rec.Expiry, minValid) && (!req.ForceRefresh || refreshed || loggedIn) {
+			return tokenOf(rec), nil
+		}
+		if hasToken && (refreshed || loggedIn) {
+			return nil, s.lifetimeError(rec, minValid)
+		}
+		if rec != nil && rec.RefreshToken != "" && !refreshed {
+			refreshed = true
+			err := s.refresh(ctx)
+			switch {
+			case err == nil:
+				continue
+			case errors.Is(err, flow.ErrInvalidGrant):
+				// The grant is gone: a login is the only way on.
+			case hasToken && s.validFor(rec.Expiry, 0) && errors.Is(err, flow.ErrUnavailable):
+				s.log.Warn("refresh failed; serving the still-valid token", "profile", s.profile.Name, "err", err)
+				return tokenOf(rec), nil
+			default:
+				return nil, err
+			}
+		}
+		if loggedIn || !req.Interactive {
+			return nil, fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
+		}
+		run, _ := s.startLogin(false, "a token request")
+		if err := run.wait(ctx); err != nil {
+			return nil, err
+		}
+		loggedIn = true
+	}
+}
+
+// lifetimeError explains a provider whose fresh tokens cannot satisfy min_valid.
+func (s *Session) lifetimeError(rec *store.Record, minValid time.Duration) error {
+	left := rec.Expiry.Sub(s.now()).Round(time.Second)
+	return fmt.Errorf("%w: profile %s: a fresh token is valid for %s, less than the %s asked for",
+		ErrTokenLifetime, s.profile.Name, left, minValid)
+}
+
+func (s *Session) validFor(expiry time.Time, d time.Duration) bool {
+	return expiry.IsZero() || expiry.Sub(s.now()) > d
+}
+
+func tokenOf(rec *store.Record) *Token {
+	return &Token{
+		AccessToken: rec.AccessToken,
+		TokenType:   rec.TokenType,
+		Expiry:      rec.Expiry,
+		Scopes:      rec.Scopes,
+		IDToken:     rec.IDToken,
+	}
+}
+
+// load reads the session's record from the keyring once.
+func (s *Session) load(ctx context.Context) error {
+	ch := s.calls.DoChan("load", func() (any, error) {
+		lctx, cancel := context.WithTimeout(s.bg, time.Minute)
+		defer cancel()
+		rec, err := s.store.Get(lctx, storeKey(s.profile.Name))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			rec = nil
+		case err != nil:
+			return nil, fmt.Errorf("profile %s: read keyring: %w", s.profile.Name, err)
+		case rec.Issuer != s.profile.Issuer || rec.ClientID != s.profile.ClientID:
+			s.log.Info("stored session belongs to another issuer or client; ignoring it", "profile", s.profile.Name)
+			rec = nil
+		}
+		s.mu.Lock()
+		if !s.loaded {
+			s.loaded, s.rec = true, rec
+			s.scheduleLocked()
+		}
+		s.mu.Unlock()
+		return nil, nil
+	})
+	return waitCall(ctx, ch)
+}
+
+func waitCall(ctx context.Context, ch <-chan singleflight.Result) error {
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// refresh redeems the refresh token once for every concurrent caller. The
+// redemption runs on the session's own context: a caller that gives up does
+// not cancel it for the others.
+func (s *Session) refresh(ctx context.Context) error {
+	return waitCall(ctx, s.calls.DoChan("refresh", func() (any, error) {
+		return nil, s.doRefresh()
+	}))
+}
+
+func (s *Session) doRefresh() error {
+	s.redeem.Lock()
+	defer s.redeem.Unlock()
+	s.mu.Lock()
+	rec := s.rec
+	s.refreshing = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.refreshing = false
+		s.mu.Unlock()
+	}()
+	if rec == nil || rec.RefreshToken == "" {
+		return fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
+	}
+	ctx, cancel := context.WithTimeout(s.bg, s.providerTimeout())
+	defer cancel()
+	tok, err := s.flow.Refresh(ctx, flow.RefreshRequest{RefreshToken: rec.RefreshToken})
+	if err != nil {
+		err = fmt.Errorf("refresh %s: %w", s.profile.Name, err)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.lastErr = err
+		if errors.Is(err, flow.ErrInvalidGrant) {
+			s.markNeedsLoginLocked()
+		} else {
+			s.failures++
+			s.scheduleLocked()
+		}
+		return err
+	}
+	next := s.recordOf(tok, rec)
+	return s.commit(ctx, next, true)
+}
+
+// commit persists a new record, then publishes it: a rotated refresh token
+// reaches the keyring before any waiter sees the new access token. When the
+// write fails the new record is still kept in memory (after rotation it is
+// the only working one) and the error is returned.
+func (s *Session) commit(ctx context.Context, rec *store.Record, refreshed bool) error {
+	err := s.store.Put(ctx, storeKey(s.profile.Name), rec)
+	if err != nil {
+		err = fmt.Errorf("profile %s: save to keyring: %w", s.profile.Name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rec, s.loaded, s.needsLogin, s.failures = rec, true, false, 0
+	s.minted = nil
+	s.lastErr = err
+	if refreshed {
+		s.lastRefresh = s.now()
+	}
+	s.scheduleLocked()
+	return err
+}
+
+func (s *Session) markNeedsLoginLocked() {
+	s.needsLogin = true
+	s.minted = nil
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.nextRefresh = time.Time{}
+	if s.rec != nil {
+		// The refresh token is dead; keep the access token while it lasts.
+		rec := *s.rec
+		rec.RefreshToken = ""
+		s.rec = &rec
+	}
+}
+
+// recordOf builds the record to store from a flow's tokens, keeping what
+// the provider did not send again (a refresh token, the ID token).
+//
+// Expiry is moved onto the session's clock: flows stamp it with the wall clock.
+func (s *Session) recordOf(tok *flow.Token, prev *store.Record) *store.Record {
+	p, now := s.profile, s.now()
+	rec := &store.Record{
+		Issuer:       p.Issuer,
+		ClientID:     p.ClientID,
+		Account:      tok.Account,
+		RefreshToken: tok.RefreshToken,
+		AccessToken:  tok.AccessToken,
+		TokenType:    tok.TokenType,
+		IDToken:      tok.IDToken,
+		Scopes:       tok.Scopes,
+		UpdatedAt:    now,
+	}
+	if !tok.Expiry.IsZero() {
+		rec.Expiry = now.Add(time.Until(tok.Expiry))
+	}
+	if prev != nil {
+		if rec.RefreshToken == "" {
+			rec.RefreshToken = prev.RefreshToken
+		}
+		if rec.IDToken == "" {
+			rec.IDToken = prev.IDToken
+		}
+		if rec.Account == "" {
+			rec.Account = prev.Account
+		}
+	}
+	if rec.Account == "" && rec.IDToken != "" {
+		rec.Account = flow.AccountFromIDToken(rec.IDToken)
+	}
+	return rec
+}
+
+func (s *Session) providerTimeout() time.Duration {
+	if s.profile.Timeout > 0 {
+		return 2 * s.profile.Timeout
+	}
+	return time.Minute
+}
+
+// scheduleLocked arms the background refresh: at 75-85% of the token's
+// lifetime (jittered so sessions do not refresh in lockstep), or after a
+// failure, with exponential backoff from 1 s to 5 min.
+func (s *Session) scheduleLocked() {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.nextRefresh = time.Time{}
+	rec := s.rec
+	if rec == nil || rec.RefreshToken == "" || rec.Expiry.IsZero() || s.bg.Err() != nil {
+		return
+	}
+	now := s.now()
+	var delay time.Duration
+	if s.failures > 0 {
+		backoff := min(time.Second<<min(s.failures-1, 9), 5*time.Minute)
+		delay = backoff/2 + rand.N(backoff/2+1)
+	} else {
+		lifetime := rec.Expiry.Sub(rec.UpdatedAt)
+		if lifetime <= 0 {
+			lifetime = rec.Expiry.Sub(now)
+		}
+		fraction := 0.75 + 0.10*rand.Float64()
+		delay = rec.UpdatedAt.Add(time.Duration(float64(lifetime) * fraction)).Sub(now)
+	}
+	delay = max(delay, 0)
+	s.nextRefresh = now.Add(delay)
+	s.timer = time.AfterFunc(delay, func() {
+		if s.bg.Err() != nil {
+			return
+		}
+		if err := s.refresh(s.bg); err != nil {
+			s.log.Warn("background refresh failed", "profile", s.profile.Name, "err", err)
+		}
+	})
+}
+
+// Logout forgets the session: revokes the refresh token where the provider
+// offers revocation, then deletes the keyring item.
+func (s *Session) Logout(ctx context.Context) error {
+	s.redeem.Lock()
+	defer s.redeem.Unlock()
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	rec := s.rec
+	s.mu.Unlock()
+	if rec != nil && rec.RefreshToken != "" {
+		rctx, cancel := context.WithTimeout(ctx, s.providerTimeout())
+		if _, err := s.flow.Revoke(rctx, rec.RefreshToken, "refresh_token"); err != nil {
+			s.log.Warn("revoking the refresh token failed; deleting it anyway", "profile", s.profile.Name, "err", err)
+		}
+		cancel()
+	}
+	if err := s.store.Delete(ctx, storeKey(s.profile.Name)); err != nil {
+		return fmt.Errorf("profile %s: delete from keyring: %w", s.profile.Name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rec, s.minted, s.needsLogin, s.lastErr, s.failures = nil, nil, false, nil, 0
+	s.scheduleLocked()
+	return nil
+}
+
+// Status is a snapshot of a session for display.
+type Status struct {
+	Profile         *config.Profile
+	State           State
+	Account         string
+	Expiry          time.Time
+	LastRefresh     time.Time
+	NextRefresh     time.Time
+	LastError       error
+	HasRefreshToken bool
+}
+
+// Status reads the session's state, loading it from the keyring first.
+func (s *Session) Status(ctx context.Context) Status {
+	err := s.load(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{Profile: s.profile, LastRefresh: s.lastRefresh, NextRefresh: s.nextRefresh, LastError: s.lastErr}
+	if err != nil {
+		st.LastError = err
+	}
+	if rec := s.rec; rec != nil {
+		st.Account, st.Expiry, st.HasRefreshToken = rec.Account, rec.Expiry, rec.RefreshToken != ""
+	}
+	switch {
+	case s.login != nil:
+		st.State = StateLoggingIn
+	case s.refreshing:
+		st.State = StateRefreshing
+	case s.needsLogin:
+		st.State = StateNeedsLogin
+	case s.rec == nil:
+		st.State = StateLoggedOut
+	case !s.validFor(s.rec.Expiry, 0):
+		st.State = StateExpired
+	default:
+		st.State = StateValid
+	}
+	return st
+}
+
+// close stops the session's background work.
+func (s *Session) close() {
+	s.stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+// mintKey names a down-scoped or audience token; "" for the session's own.
+func (s *Session) mintKey(req TokenRequest) string {
+	scopes := slices.Clone(req.Scopes)
+	slices.Sort(scopes)
+	own := slices.Clone(s.profile.Scopes)
+	slices.Sort(own)
+	if (len(scopes) == 0 || slices.Equal(scopes, own)) && (req.Audience == "" || req.Audience == s.profile.Audience) {
+		return ""
+	}
+	return strings.Join(scopes, " ") + "|" + req.Audience
+}
+
+// mintedToken returns a token for fewer scopes or another audience, minted
+// from the session's refresh token and cached under key.
+func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest, minValid time.Duration) (*Token, error) {
+	for _, sc := range req.Scopes {
+		if !slices.Contains(s.profile.Scopes, sc) {
+			return nil, fmt.Errorf("%w: scope %q is not one of profile %s's scopes", ErrInvalidRequest, sc, s.profile.Name)
+		}
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if t := s.minted[key]; t != nil && !req.ForceRefresh && s.validFor(t.Expiry, minValid) {
+		s.mu.Unlock()
+		return t, nil
+	}
+	s.mu.Unlock()
+	ch := s.calls.DoChan("mint:"+key, func() (any, error) {
+		s.redeem.Lock()
+		defer s.redeem.Unlock()
+		s.mu.Lock()
+		rec := s.rec
+		s.mu.Unlock()
+		if rec == nil || rec.RefreshToken == "" {
+			return nil, fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
+		}
+		rctx, cancel := context.WithTimeout(s.bg, s.providerTimeout())
+		defer cancel()
+		tok, err := s.flow.Refresh(rctx, flow.RefreshRequest{RefreshToken: rec.RefreshToken, Scopes: req.Scopes, Audience: req.Audience})
+		if err != nil {
+			return nil, fmt.Errorf("mint token for %s: %w", s.profile.Name, err)
+		}
+		if tok.RefreshToken != rec.RefreshToken {
+			// Rotation: the session's refresh token changed; keep the session's
+			// own access token and store the new refresh token.
+			next := *rec
+			next.RefreshToken, next.UpdatedAt = tok.RefreshToken, s.now()
+			if err := s.commit(rctx, &next, false); err != nil {
+				return nil, err
+			}
+		}
+		t := &Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, Expiry: s.recordOf(tok, nil).Expiry, Scopes: tok.Scopes}
+		s.mu.Lock()
+		if s.minted == nil {
+			s.minted = map[string]*Token{}
+		}
+		s.minted[key] = t
+		s.mu.Unlock()
+		return t, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Token), nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}

@@ -1,0 +1,621 @@
+package config
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"html/template"
+	"maps"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// The file is decoded in two passes over the same parser: toml.Unmarshal
+// into generic maps (syntax, duplicate keys, table redefinitions), and the
+// unstable AST for the line of every key. Values are then checked by hand so
+// that each problem names its key and line.
+
+var profileNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// reservedAuthParams are authorization request parameters authd sets itself.
+var reservedAuthParams = []string{
+	"client_id", "code_challenge", "code_challenge_method", "nonce",
+	"redirect_uri", "response_type", "scope", "state",
+}
+
+type decoder struct {
+	path  string
+	dir   string         // relative paths in the file are relative to dir
+	root  map[string]any // the file, as toml.Unmarshal decodes it
+	lines map[string]int // pathKey(key) -> line where key first appears
+	errs  []*Error
+}
+
+func newDecoder(path string, data []byte) (*decoder, error) {
+	d := &decoder{path: path, dir: filepath.Dir(path)}
+	if abs, err := filepath.Abs(d.dir); err == nil {
+		d.dir = abs
+	}
+	if err := toml.Unmarshal(data, &d.root); err != nil {
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			line, _ := de.Position()
+			return nil, &Error{File: path, Line: line, Msg: "syntax error: " + strings.TrimPrefix(de.Error(), "toml: ")}
+		}
+		return nil, &Error{File: path, Msg: "syntax error: " + strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	if d.root == nil {
+		d.root = map[string]any{}
+	}
+	d.lines = keyLines(data)
+	return d, nil
+}
+
+// keyLines maps every key of a syntactically valid document, and every
+// prefix of a dotted key or table header, to the line it first appears on.
+func keyLines(data []byte) map[string]int {
+	lines := map[string]int{}
+	var p unstable.Parser
+	p.Reset(data)
+	var table []string
+	for p.NextExpression() {
+		expr := p.Expression()
+		switch expr.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table = recordKey(&p, lines, nil, expr.Key())
+		case unstable.KeyValue:
+			recordKeyValue(&p, lines, table, expr)
+		}
+	}
+	return lines
+}
+
+func recordKeyValue(p *unstable.Parser, lines map[string]int, table []string, kv *unstable.Node) {
+	key := recordKey(p, lines, table, kv.Key())
+	if v := kv.Value(); v.Kind == unstable.InlineTable {
+		entries := v.Children()
+		for entries.Next() {
+			recordKeyValue(p, lines, key, entries.Node())
+		}
+	}
+}
+
+func recordKey(p *unstable.Parser, lines map[string]int, prefix []string, parts unstable.Iterator) []string {
+	key := slices.Clone(prefix)
+	for parts.Next() {
+		n := parts.Node()
+		key = append(key, string(n.Data))
+		if _, seen := lines[pathKey(key)]; !seen {
+			lines[pathKey(key)] = p.Shape(n.Raw).Start.Line
+		}
+	}
+	return key
+}
+
+// pathKey joins key parts with a byte no TOML key can hold unescaped.
+func pathKey(key []string) string { return strings.Join(key, "\x00") }
+
+// dotted spells key as TOML would, quoting the parts that are not bare keys.
+func dotted(key []string) string {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		parts[i] = k
+		if k == "" || strings.IndexFunc(k, func(r rune) bool {
+			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+		}) >= 0 {
+			parts[i] = strconv.Quote(k)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// line is where key, or the closest enclosing table that is in the file,
+// first appears; 0 when none is.
+func (d *decoder) line(key []string) int {
+	for i := len(key); i > 0; i-- {
+		if l, ok := d.lines[pathKey(key[:i])]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+func (d *decoder) errorf(key []string, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.path, Line: d.line(key), Key: dotted(key), Msg: fmt.Sprintf(format, args...)})
+}
+
+// firstError returns the problem that comes first in the file.
+func (d *decoder) firstError() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	first := d.errs[0]
+	for _, e := range d.errs[1:] {
+		if e.Line < first.Line {
+			first = e
+		}
+	}
+	return first
+}
+
+func (d *decoder) config() *Config {
+	cfg := &Config{Path: d.path, Profiles: map[string]*Profile{}}
+	root := &table{d: d, m: d.root, seen: map[string]bool{}}
+	root.str("default_profile", &cfg.DefaultProfile)
+	cfg.Keyring = d.keyring(root.table("keyring"))
+
+	if profiles := root.table("profiles"); profiles != nil {
+		for _, name := range slices.Sorted(maps.Keys(profiles.m)) {
+			if p := d.profile(name, profiles.table(name)); p != nil {
+				cfg.Profiles[name] = p
+			}
+		}
+	}
+	root.rejectUnknown()
+
+	if cfg.DefaultProfile != "" && cfg.Profiles[cfg.DefaultProfile] == nil {
+		d.errorf([]string{"default_profile"}, "no profile %q in this file", cfg.DefaultProfile)
+	}
+	return cfg
+}
+
+func (d *decoder) keyring(t *table) Keyring {
+	k := Keyring{Backend: BackendAuto, Timeout: DefaultKeyringTimeout}
+	if t == nil {
+		t = &table{d: d, key: []string{"keyring"}, m: map[string]any{}, seen: map[string]bool{}}
+	}
+	t.enum("backend", &k.Backend, backends)
+	if !t.path("file_dir", &k.FileDir) {
+		dir, err := defaultFileDir()
+		if err != nil {
+			d.errorf(t.child("file_dir"), "no default: %v", err)
+		}
+		k.FileDir = dir
+	}
+	t.path("passphrase_file", &k.PassphraseFile)
+	t.duration("timeout", &k.Timeout)
+	t.rejectUnknown()
+	return k
+}
+
+func defaultFileDir() (string, error) {
+	if dir := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "authd", "keyring"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".local", "share", "authd", "keyring"), nil
+}
+
+func (d *decoder) profile(name string, t *table) *Profile {
+	if t == nil {
+		return nil // not a table: already reported
+	}
+	if !profileNameRE.MatchString(name) {
+		d.errorf(t.key, "profile name must match [A-Za-z0-9_.-]+")
+	}
+	p := &Profile{
+		Name:         name,
+		Flow:         FlowAuto,
+		RedirectPath: DefaultRedirectPath,
+		Timeout:      DefaultTimeout,
+		LoginTimeout: DefaultLoginTimeout,
+	}
+	errsBefore := len(d.errs)
+	t.url("issuer", &p.Issuer, true)
+	t.url("authorization_endpoint", &p.AuthorizationEndpoint, false)
+	t.url("token_endpoint", &p.TokenEndpoint, false)
+	t.url("device_authorization_endpoint", &p.DeviceAuthorizationEndpoint, false)
+	t.url("revocation_endpoint", &p.RevocationEndpoint, false)
+	t.str("client_id", &p.ClientID)
+	t.str("client_secret", &p.ClientSecret)
+	if !t.scopes("scopes", &p.Scopes) {
+		p.Scopes = []string{}
+		if p.Issuer != "" {
+			p.Scopes = DefaultScopes()
+		}
+	}
+	t.str("audience", &p.Audience)
+	t.enum("flow", &p.Flow, flows)
+	t.port("redirect_port", &p.RedirectPort)
+	if t.str("redirect_path", &p.RedirectPath) && !strings.HasPrefix(p.RedirectPath, "/") {
+		d.errorf(t.child("redirect_path"), `must start with "/"`)
+	}
+	t.authParams("extra_auth_params", &p.ExtraAuthParams)
+	t.boolean("auth_params_in_token_request", &p.AuthParamsInTokenRequest)
+	t.caFile("ca_file", &p.CAFile)
+	t.boolean("insecure_skip_verify", &p.InsecureSkipVerify)
+	t.template("success_html", &p.SuccessHTML)
+	t.template("failure_html", &p.FailureHTML)
+	t.duration("timeout", &p.Timeout)
+	t.duration("login_timeout", &p.LoginTimeout)
+	t.rejectUnknown()
+
+	// A missing key is reported at the line of its table.
+	if p.ClientID == "" {
+		d.errorf(t.child("client_id"), "required")
+	}
+	if len(d.errs) > errsBefore {
+		// The rules across keys below would misjudge a key whose value was
+		// rejected (a bad issuer is not a missing one).
+		return p
+	}
+	if p.Issuer == "" {
+		if p.TokenEndpoint == "" {
+			d.errorf(t.child("token_endpoint"), "required when issuer is not set")
+		}
+		switch {
+		case p.Flow == FlowBrowser && p.AuthorizationEndpoint == "":
+			d.errorf(t.child("authorization_endpoint"), `required for flow "browser" when issuer is not set`)
+		case p.Flow == FlowDevice && p.DeviceAuthorizationEndpoint == "":
+			d.errorf(t.child("device_authorization_endpoint"), `required for flow "device" when issuer is not set`)
+		case p.Flow == FlowAuto && p.AuthorizationEndpoint == "" && p.DeviceAuthorizationEndpoint == "":
+			d.errorf(t.child("authorization_endpoint"),
+				`flow "auto" needs authorization_endpoint or device_authorization_endpoint when issuer is not set`)
+		}
+	}
+	if p.Flow == FlowClientCredentials && p.ClientSecret == "" {
+		d.errorf(t.child("client_secret"), `required for flow "client_credentials"`)
+	}
+	return p
+}
+
+// table is one TOML table being decoded; it remembers the keys read so the
+// rest can be reported as unknown.
+type table struct {
+	d    *decoder
+	key  []string
+	m    map[string]any
+	seen map[string]bool
+}
+
+func (t *table) child(name string) []string {
+	return append(slices.Clone(t.key), name)
+}
+
+// get returns the value of name, if set.
+func (t *table) get(name string) (any, bool) {
+	t.seen[name] = true
+	v, ok := t.m[name]
+	return v, ok
+}
+
+// rejectUnknown reports the keys of t that were not read, suggesting a
+// known key when one is close.
+func (t *table) rejectUnknown() {
+	for _, name := range slices.Sorted(maps.Keys(t.m)) {
+		if t.seen[name] {
+			continue
+		}
+		if known := closestKey(name, t.seen); known != "" {
+			t.d.errorf(t.child(name), "unknown key (did you mean %s?)", known)
+		} else {
+			t.d.errorf(t.child(name), "unknown key")
+		}
+	}
+}
+
+// closestKey returns the known key within two edits of name, ignoring case
+// and "-" versus "_", or "".
+func closestKey(name string, known map[string]bool) string {
+	normalize := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
+	best, bestDist := "", 3
+	for _, k := range slices.Sorted(maps.Keys(known)) {
+		if d := editDistance(normalize(name), normalize(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func (t *table) wrongType(name, want string, v any) {
+	t.d.errorf(t.child(name), "must be %s, not %s", want, typeName(v))
+}
+
+// table returns the sub-table name, or nil when it is not set or is not a
+// table (which is reported).
+func (t *table) table(name string) *table {
+	v, ok := t.get(name)
+	if !ok {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.wrongType(name, "a table", v)
+		return nil
+	}
+	return &table{d: t.d, key: t.child(name), m: m, seen: map[string]bool{}}
+}
+
+// str sets *dst and reports true when name is a string.
+func (t *table) str(name string, dst *string) bool {
+	v, ok := t.get(name)
+	if !ok {
+		return false
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.wrongType(name, "a string", v)
+		return false
+	}
+	*dst = s
+	return true
+}
+
+func (t *table) boolean(name string, dst *bool) {
+	v, ok := t.get(name)
+	if !ok {
+		return
+	}
+	b, ok := v.(bool)
+	if !ok {
+		t.wrongType(name, "a boolean", v)
+		return
+	}
+	*dst = b
+}
+
+func (t *table) port(name string, dst *int) {
+	v, ok := t.get(name)
+	if !ok {
+		return
+	}
+	n, ok := v.(int64)
+	switch {
+	case !ok:
+		t.wrongType(name, "an integer", v)
+	case n < 0 || n > 65535:
+		t.d.errorf(t.child(name), "must be between 0 and 65535, not %d", n)
+	default:
+		*dst = int(n)
+	}
+}
+
+func (t *table) enum(name string, dst *string, allowed []string) {
+	var s string
+	if !t.str(name, &s) {
+		return
+	}
+	if !slices.Contains(allowed, s) {
+		t.d.errorf(t.child(name), "must be one of %s; not %q", strings.Join(allowed, ", "), s)
+		return
+	}
+	*dst = s
+}
+
+func (t *table) duration(name string, dst *time.Duration) {
+	v, ok := t.get(name)
+	if !ok {
+		return
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.wrongType(name, `a duration string such as "30s"`, v)
+		return
+	}
+	dur, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		t.d.errorf(t.child(name), "not a valid duration: %q (use a Go duration such as \"30s\" or \"5m\")", s)
+	case dur <= 0:
+		t.d.errorf(t.child(name), "must be positive, not %q", s)
+	default:
+		*dst = dur
+	}
+}
+
+// url sets *dst to an absolute http(s) URL; http only for loopback hosts.
+// An issuer may not have a query either (OIDC Discovery 1.0, section 2).
+func (t *table) url(name string, dst *string, issuer bool) {
+	var s string
+	if !t.str(name, &s) || s == "" {
+		return
+	}
+	if msg := checkURL(s, issuer); msg != "" {
+		t.d.errorf(t.child(name), "%s", msg)
+		return
+	}
+	*dst = s
+}
+
+func checkURL(s string, issuer bool) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Sprintf("not a valid URL: %v", err)
+	}
+	switch {
+	case u.Scheme == "" || u.Host == "":
+		return "not a valid URL: want an absolute https URL such as https://idp.example.com"
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "must use https (http is allowed only for 127.0.0.1, localhost and [::1])"
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Sprintf("must use https, not %s", u.Scheme)
+	case u.User != nil:
+		return "must not contain credentials"
+	case u.Fragment != "" || strings.HasSuffix(s, "#"):
+		return "must not contain a fragment"
+	case issuer && (u.RawQuery != "" || u.ForceQuery):
+		return "must not contain a query"
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback))
+}
+
+// scopes sets *dst and reports true when name is set to a list of scope
+// tokens (RFC 6749 section 3.3: no spaces, not empty).
+func (t *table) scopes(name string, dst *[]string) bool {
+	v, ok := t.get(name)
+	if !ok {
+		return false
+	}
+	list, ok := v.([]any)
+	if !ok {
+		t.wrongType(name, "an array of strings", v)
+		return false
+	}
+	out := make([]string, 0, len(list))
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			t.d.errorf(t.child(name), "element %d must be a string, not %s", i+1, typeName(e))
+			return false
+		}
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			t.d.errorf(t.child(name), "element %d is not a valid scope: %q", i+1, s)
+			return false
+		}
+		out = append(out, s)
+	}
+	*dst = out
+	return true
+}
+
+func (t *table) authParams(name string, dst *map[string]string) {
+	params := t.table(name)
+	if params == nil {
+		return
+	}
+	out := make(map[string]string, len(params.m))
+	for _, k := range slices.Sorted(maps.Keys(params.m)) {
+		if slices.Contains(reservedAuthParams, k) {
+			t.d.errorf(params.child(k), "reserved: authd sets this parameter itself")
+			continue
+		}
+		var s string
+		if params.str(k, &s) {
+			out[k] = s
+		}
+	}
+	*dst = out
+}
+
+// path sets *dst to name's value with "~/" expanded and made absolute
+// relative to the file's directory, and reports true when name is set and
+// not empty.
+func (t *table) path(name string, dst *string) bool {
+	var s string
+	if !t.str(name, &s) || s == "" {
+		return false
+	}
+	p, err := expandPath(t.d.dir, s)
+	if err != nil {
+		t.d.errorf(t.child(name), "cannot expand %q: %v", s, err)
+		return false
+	}
+	*dst = p
+	return true
+}
+
+func expandPath(dir, p string) (string, error) {
+	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, "~"+string(filepath.Separator)) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(home, p[1:]), nil
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p), nil
+	}
+	return filepath.Join(dir, p), nil
+}
+
+// caFile sets *dst to a readable file holding at least one PEM certificate.
+func (t *table) caFile(name string, dst *string) {
+	var p string
+	if !t.path(name, &p) {
+		return
+	}
+	pem, err := os.ReadFile(p)
+	if err != nil {
+		t.d.errorf(t.child(name), "cannot read CA file: %v", err)
+		return
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		t.d.errorf(t.child(name), "no PEM certificate in %s", p)
+		return
+	}
+	*dst = p
+}
+
+// template sets *dst to a readable file that parses as an html/template.
+func (t *table) template(name string, dst *string) {
+	var p string
+	if !t.path(name, &p) {
+		return
+	}
+	text, err := os.ReadFile(p)
+	if err != nil {
+		t.d.errorf(t.child(name), "cannot read template: %v", err)
+		return
+	}
+	if _, err := template.New(filepath.Base(p)).Parse(string(text)); err != nil {
+		t.d.errorf(t.child(name), "not a valid html/template: %v", err)
+		return
+	}
+	*dst = p
+}
+
+// typeName names the TOML type of a value decoded by toml.Unmarshal.
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case bool:
+		return "boolean"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "table"
+	default:
+		return "datetime"
+	}
+}

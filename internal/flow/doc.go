@@ -1,0 +1,27 @@
+// Package flow speaks OAuth 2.0 and OpenID Connect to one provider on behalf
+// of the authd daemon. It knows nothing of gRPC or the keyring: it turns a
+// profile into tokens and reports what went wrong in terms a caller can act on.
+//
+// # Provider
+//
+// [New] builds a [Client] for a profile. Endpoints come from OIDC discovery
+// (cached for the client's lifetime once it succeeds) or from the profile's
+// explicit endpoints for plain OAuth2 providers. Every request has the
+// profile's timeout and honours its CA bundle.
+//
+// # Logins
+//
+// [Client.PKCELogin] runs the authorization-code flow with PKCE (S256),
+// state and nonce, on a loopback redirect server bound to 127.0.0.1 (RFC 8252).
+// It never opens a browser: it hands the URL to its caller. The ID token is
+// verified against the issuer's JWKS before the browser is told it succeeded.
+// [Client.DeviceLogin] runs the device authorization grant (RFC 8628).
+//
+// # Refresh and errors
+//
+// [Client.Refresh] redeems a refresh token, optionally for fewer scopes or
+// another audience. Errors wrap [ErrInvalidGrant] when the grant is gone
+// (the user must log in again) and [ErrUnavailable] when the provider could
+// not be reached or answered 5xx/429 (try again later); a [*ProviderError]
+// carries the provider's error code and description.
+package flow

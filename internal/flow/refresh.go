@@ -1,0 +1,153 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// RefreshRequest asks for a new access token from a refresh token.
+type RefreshRequest struct {
+	RefreshToken string
+	Scopes       []string // empty: the grant's scopes; otherwise a subset (down-scoped token)
+	Audience     string   // empty: the profile's audience
+}
+
+// Refresh redeems a refresh token. When the provider rotates refresh tokens
+// the result carries the new one; otherwise RefreshToken is the one passed in.
+// x/oauth2's refresh cannot send scope or audience, so the token request is
+// made here, with the same client authentication and error decoding.
+func (c *Client) Refresh(ctx context.Context, req RefreshRequest) (*Token, error) {
+	ep, err := c.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {req.RefreshToken}}
+	if len(req.Scopes) > 0 {
+		form.Set("scope", strings.Join(req.Scopes, " "))
+	}
+	if aud := or(req.Audience, c.profile.Audience); aud != "" {
+		form.Set("audience", aud)
+	}
+	t, err := c.postToken(ctx, ep, form)
+	if err != nil {
+		return nil, classify("refresh", err)
+	}
+	if t.RefreshToken == "" {
+		t.RefreshToken = req.RefreshToken
+	}
+	scopes := req.Scopes
+	if len(scopes) == 0 {
+		scopes = c.profile.Scopes
+	}
+	return c.tokenFrom(ctx, ep, t, scopes, "")
+}
+
+// postToken makes a token request and decodes the answer the way x/oauth2 does,
+// returning *oauth2.RetrieveError for error responses.
+func (c *Client) postToken(ctx context.Context, ep *endpoints, form url.Values) (*oauth2.Token, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.TokenURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.profile.ClientSecret == "" || ep.AuthStyle == oauth2.AuthStyleInParams {
+		form.Set("client_id", c.profile.ClientID)
+		if c.profile.ClientSecret != "" {
+			form.Set("client_secret", c.profile.ClientSecret)
+		}
+	} else {
+		r.SetBasicAuth(url.QueryEscape(c.profile.ClientID), url.QueryEscape(c.profile.ClientSecret))
+	}
+	body := form.Encode()
+	r.Body = io.NopCloser(strings.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read token response: %w", err)
+	}
+	var tr struct {
+		AccessToken      string          `json:"access_token"`
+		TokenType        string          `json:"token_type"`
+		RefreshToken     string          `json:"refresh_token"`
+		ExpiresIn        json.Number     `json:"expires_in"`
+		Scope            string          `json:"scope"`
+		IDToken          string          `json:"id_token"`
+		Error            string          `json:"error"`
+		ErrorDescription string          `json:"error_description"`
+		ErrorURI         string          `json:"error_uri"`
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	jsonErr := json.Unmarshal(data, &tr)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || tr.Error != "" {
+		return nil, &oauth2.RetrieveError{Response: resp, Body: data,
+			ErrorCode: tr.Error, ErrorDescription: tr.ErrorDescription, ErrorURI: tr.ErrorURI}
+	}
+	if jsonErr != nil {
+		return nil, fmt.Errorf("token response (%s) is not JSON: %w", mt, jsonErr)
+	}
+	t := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: tr.TokenType, RefreshToken: tr.RefreshToken}
+	if secs, err := tr.ExpiresIn.Int64(); err == nil && secs > 0 {
+		t.Expiry = time.Now().Add(time.Duration(secs) * time.Second)
+	}
+	extra := map[string]any{}
+	if tr.Scope != "" {
+		extra["scope"] = tr.Scope
+	}
+	if tr.IDToken != "" {
+		extra["id_token"] = tr.IDToken
+	}
+	return t.WithExtra(extra), nil
+}
+
+// Revoke asks the provider to revoke a token (RFC 7009). It reports whether
+// the provider offers revocation at all.
+func (c *Client) Revoke(ctx context.Context, token, hint string) (bool, error) {
+	ep, err := c.discover(ctx)
+	if err != nil {
+		return false, err
+	}
+	if ep.revocation == "" {
+		return false, nil
+	}
+	form := url.Values{"token": {token}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.revocation, strings.NewReader(form.Encode()))
+	if err != nil {
+		return true, err
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.profile.ClientSecret != "" {
+		r.SetBasicAuth(url.QueryEscape(c.profile.ClientID), url.QueryEscape(c.profile.ClientSecret))
+	} else {
+		form.Set("client_id", c.profile.ClientID)
+		r.Body = io.NopCloser(strings.NewReader(form.Encode()))
+		r.ContentLength = int64(len(form.Encode()))
+	}
+	resp, err := c.http.Do(r)
+	if err != nil {
+		return true, classifyTransport("revoke", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return true, &ProviderError{Op: "revoke", StatusCode: resp.StatusCode}
+	}
+	return true, nil
+}

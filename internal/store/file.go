@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/99designs/keyring"
+)
+
+// PassphraseEnv is the environment variable [PassphraseFrom] reads first.
+const PassphraseEnv = "AUTHD_KEYRING_PASSPHRASE"
+
+// PassphraseFrom returns the file backend's passphrase: $AUTHD_KEYRING_PASSPHRASE
+// when set and not empty, otherwise the contents of file without surrounding
+// white space (when file is not ""). It fails with an error wrapping
+// [ErrNoPassphrase] when neither gives a passphrase.
+func PassphraseFrom(file string) (string, error) {
+	if p := os.Getenv(PassphraseEnv); p != "" {
+		return p, nil
+	}
+	if file == "" {
+		return "", fmt.Errorf("%w: the file keyring needs a passphrase: set %s or keyring.passphrase_file",
+			ErrNoPassphrase, PassphraseEnv)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%w: read keyring.passphrase_file: %w (or set %s)", ErrNoPassphrase, err, PassphraseEnv)
+	}
+	p := strings.TrimSpace(string(data))
+	if p == "" {
+		return "", fmt.Errorf("%w: keyring.passphrase_file %s is empty (or set %s)", ErrNoPassphrase, file, PassphraseEnv)
+	}
+	return p, nil
+}
+
+// DefaultFileDir returns the file backend's directory when Options.FileDir is
+// empty: $XDG_DATA_HOME/authd/keyring (~/.local/share/authd/keyring) on Unix,
+// the user config directory's authd/keyring on macOS and Windows.
+func DefaultFileDir() (string, error) {
+	switch runtime.GOOS {
+	case "darwin", "windows":
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("default keyring directory: %w", err)
+		}
+		return filepath.Join(dir, "authd", "keyring"), nil
+	}
+	if dir := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "authd", "keyring"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("default keyring directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "authd", "keyring"), nil
+}
+
+// prepareFileDir checks the passphrase and creates the file backend's
+// directory with mode 0700, tightening the mode of an existing one.
+func prepareFileDir(opts Options) (string, error) {
+	if opts.Passphrase == "" {
+		return "", fmt.Errorf("%w: the file keyring needs a passphrase: set %s or keyring.passphrase_file",
+			ErrNoPassphrase, PassphraseEnv)
+	}
+	dir := opts.FileDir
+	if dir == "" {
+		var err error
+		if dir, err = DefaultFileDir(); err != nil {
+			return "", err
+		}
+	}
+	dir, err := keyring.ExpandTilde(dir)
+	if err != nil {
+		return "", fmt.Errorf("keyring directory %s: %w", opts.FileDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create keyring directory: %w", err)
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("keyring directory: %w", err)
+	}
+	if !info.IsDir() {
+		return "", fmt.Errorf("keyring directory %s is not a directory", dir)
+	}
+	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return "", fmt.Errorf("keyring directory %s is open to other users: %w", dir, err)
+		}
+	}
+	return dir, nil
+}
+
+// checkPassphrase decrypts one existing item, if there is any, so that a
+// wrong passphrase is reported when the keyring is opened, before anything
+// is written with it.
+func (k *Keyring) checkPassphrase(ctx context.Context) error {
+	keys, err := call(ctx, k, k.ring.Keys)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", k.fileDir, err)
+	}
+	for _, key := range keys {
+		if strings.HasPrefix(key, ".") {
+			continue
+		}
+		_, err := k.getItem(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		return err
+	}
+	return nil
+}
+
+// fileReadError reports an item the file backend could read but not decrypt
+// as a wrong passphrase.
+func (k *Keyring) fileReadError(err error) error {
+	var pathErr *fs.PathError
+	if errors.Is(err, keyring.ErrKeyNotFound) || errors.As(err, &pathErr) ||
+		errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: wrong passphrase for the file keyring in %s, or a damaged file (%v); "+
+		"set %s or keyring.passphrase_file to the passphrase it was written with", ErrLocked, k.fileDir, err, PassphraseEnv)
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every check of authd on a fresh machine: installs what the tests need,
+# then go vet, the generated-code check, and all tests with -race, inside a
+# network namespace that has only loopback (the provider, the daemon and
+# Chromium talk over 127.0.0.1; nothing can leave the machine), on a private
+# D-Bus session with gnome-keyring for the Secret Service tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh ca-certificates git protobuf-compiler keyutils gnome-keyring dbus-bin dbus-daemon \
+	systemd chromium iproute2 util-linux procps
+
+echo "== go vet"
+go vet ./...
+
+echo "== generated code"
+scripts/gen.sh
+if [ -d .git ] && ! git diff --quiet -- proto/; then
+	git --no-pager diff --stat -- proto/
+	echo "proto/: the committed generated code is stale: run scripts/gen.sh and commit it" >&2
+	exit 1
+fi
+
+echo "== build (network still up for modules)"
+go test -race -count=1 -run '^$' ./... >/dev/null
+
+echo "== tests (-race, loopback only)"
+export DBUS_SESSION_BUS_ADDRESS=disabled:
+unshare --net -- bash -c '
+	ip link set lo up
+	GOPROXY=off GOFLAGS=-mod=mod exec scripts/with-secret-service.sh \
+		go test -race -count=1 -timeout 15m "$@" ./...
+' test "$@"
