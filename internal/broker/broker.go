@@ -98,9 +98,36 @@ func New(opts Options) *Broker {
 	return b
 }
 
+// loadSessions reads every profile's session from the keyring in the
+// background, so that background refresh is armed without waiting for a
+// first request.
+func (b *Broker) loadSessions() {
+	for _, name := range b.Profiles() {
+		s, err := b.Session(name)
+		if err != nil {
+			continue
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			if err := s.load(b.ctx); err != nil {
+				b.log.Warn("session not loaded", "profile", name, "err", err)
+			}
+		}()
+	}
+}
+
 // Reload re-reads the config file. Sessions of profiles whose settings did
 // not change are kept; the others start over from the keyring.
 func (b *Broker) Reload() error {
+	if err := b.reload(); err != nil {
+		return err
+	}
+	b.loadSessions()
+	return nil
+}
+
+func (b *Broker) reload() error {
 	cfg, err := config.Load(b.opts.ConfigPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		b.log.Info("no config file yet; no profiles", "path", b.opts.ConfigPath)
@@ -109,7 +136,10 @@ func (b *Broker) Reload() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err != nil {
-		b.cfgErr = err
+		if b.cfg == nil {
+			// Nothing to fall back on: requests report the broken file.
+			b.cfgErr = err
+		}
 		b.log.Error("config not loaded", "err", err)
 		return err
 	}
@@ -129,6 +159,7 @@ func (b *Broker) Reload() error {
 	b.cfg, b.cfgErr = cfg, nil
 	return nil
 }
+
 
 func (b *Broker) openStore(cfg *config.Config) (Store, error) {
 	if b.opts.Store != nil {

@@ -69,7 +69,7 @@ func (s *Session) Login(ctx context.Context, req LoginRequest, events LoginEvent
 	s.mu.Lock()
 	rec, needsLogin, running := s.rec, s.needsLogin, s.login
 	s.mu.Unlock()
-	if running == nil && !req.Force && !needsLogin && rec != nil && rec.RefreshToken != "" {
+	if running == nil && !req.Force && !needsLogin && rec != nil {
 		// A working session: make sure it really works before saying so.
 		if _, err := s.Token(ctx, TokenRequest{}); err == nil {
 			s.mu.Lock()

@@ -369,7 +369,9 @@ func TestParseErrors(t *testing.T) {
 		{"first in file order", "[profiles.work]\ntimeout = \"x\"\nissuer = \"nope\"\nclient_id = \"c\"",
 			`2: profiles.work.timeout: not a valid duration: "x" (use a Go duration such as "30s" or "5m")`},
 		{"first across tables", "[profiles.b]\nbogus = 1\n[profiles.a]\nissuer = \"nope\"\nclient_id = \"c\"\n[keyring]\nbackend = \"x\"",
-			"1: profiles.b.client_id: required"},
+			"2: profiles.b.bogus: unknown key"},
+		{"unknown key before the missing one it explains", "[profiles.a]\nissuer = \"https://x.example\"\nclient_idd = \"c\"",
+			"3: profiles.a.client_idd: unknown key (did you mean client_id?)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,14 +134,21 @@ func (d *decoder) errorf(key []string, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.path, Line: d.line(key), Key: dotted(key), Msg: fmt.Sprintf(format, args...)})
 }
 
-// firstError returns the problem that comes first in the file.
+// firstError returns the problem that comes first in the file, unknown keys
+// before all others: a misspelt key also makes the real one look missing.
 func (d *decoder) firstError() error {
 	if len(d.errs) == 0 {
 		return nil
 	}
+	rank := func(e *Error) int {
+		if strings.HasPrefix(e.Msg, "unknown key") {
+			return 0
+		}
+		return 1
+	}
 	first := d.errs[0]
 	for _, e := range d.errs[1:] {
-		if e.Line < first.Line {
+		if rank(e) < rank(first) || rank(e) == rank(first) && e.Line < first.Line {
 			first = e
 		}
 	}

@@ -1,0 +1,325 @@
+// Command browserdriver is a $BROWSER for authd's end-to-end tests and demo:
+// it opens the login URL that authc hands it in a headless Chromium, signs in
+// (or cancels) at the test provider the way a person would, and reports the
+// page authd's loopback callback showed.
+//
+//	BROWSER=browserdriver authc login
+//
+// # What it does
+//
+// It starts Chromium with a fresh profile that is removed on exit and a
+// resolver that answers nothing but 127.0.0.1 (the provider and authd's
+// callback are both on loopback), opens the URL, and then, by
+// $AUTHD_DRIVER_ACTION:
+//
+//   - login (default): types $AUTHD_DRIVER_USER and $AUTHD_DRIVER_PASSWORD
+//     (default alice / alice-password) into #username and #password and
+//     clicks #submit;
+//   - deny: clicks #deny.
+//
+// It waits until the page is authd's callback (http://127.0.0.1:PORT/callback
+// showing a #result element) and reads #result and #message.
+//
+// # Environment
+//
+//	AUTHD_CHROMIUM          the browser binary (default /usr/bin/chromium)
+//	AUTHD_DRIVER_ACTION     login or deny
+//	AUTHD_DRIVER_USER       user name for login
+//	AUTHD_DRIVER_PASSWORD   password for login
+//	AUTHD_DRIVER_OUT        a directory for the report (optional)
+//
+// # Report
+//
+// With $AUTHD_DRIVER_OUT set, each run saves a full-page screenshot as
+// <action>-<n>.png and appends one JSON line to launches.jsonl:
+//
+//	{"action":"login","final_url":"...","result":"Signed in","message":"...","screenshot":".../login-1.png"}
+//
+// A run that fails adds an "error" field (and screenshots where it stood).
+// The query values of final_url are redacted except error and
+// error_description: the code in them is a credential. While a run is in
+// progress the file browserdriver-<pid>.running exists, so a test can wait
+// for every launch to finish before it counts them.
+//
+// authc does not wait for its browser, so the driver bounds itself: it gives
+// up after 60 seconds. It exits 0 when the browser reached the callback page,
+// whatever the page said, and 1 with a message on stderr otherwise.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const (
+	runDeadline    = 60 * time.Second
+	driveDeadline  = 45 * time.Second // leaves time for a failure screenshot
+	pollInterval   = 100 * time.Millisecond
+	launchesFile   = "launches.jsonl"
+	defaultBrowser = "/usr/bin/chromium"
+)
+
+// launch is one line of launches.jsonl.
+type launch struct {
+	Action     string `json:"action"`
+	FinalURL   string `json:"final_url"`
+	Result     string `json:"result"`
+	Message    string `json:"message"`
+	Screenshot string `json:"screenshot"`
+	Error      string `json:"error,omitempty"`
+}
+
+// callbackPage is what the driver reads from authd's callback page.
+type callbackPage struct {
+	URL     string `json:"url"`
+	Result  string `json:"result"`
+	Message string `json:"message"`
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: browserdriver URL")
+		return 2
+	}
+	action := envOr("AUTHD_DRIVER_ACTION", "login")
+	if action != "login" && action != "deny" {
+		fmt.Fprintf(os.Stderr, "browserdriver: AUTHD_DRIVER_ACTION must be login or deny, not %q\n", action)
+		return 2
+	}
+	outDir := os.Getenv("AUTHD_DRIVER_OUT")
+	if outDir != "" {
+		marker := filepath.Join(outDir, fmt.Sprintf("browserdriver-%d.running", os.Getpid()))
+		if err := os.WriteFile(marker, nil, 0o600); err != nil {
+			fmt.Fprintf(os.Stderr, "browserdriver: %v\n", err)
+			return 1
+		}
+		defer os.Remove(marker)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, runDeadline)
+	defer cancel()
+
+	rep := launch{Action: action}
+	page, shot, err := drive(ctx, args[0], action)
+	if page != nil {
+		rep.FinalURL, rep.Result, rep.Message = redactURL(page.URL), page.Result, page.Message
+	}
+	if outDir != "" {
+		if len(shot) > 0 {
+			path, serr := saveScreenshot(outDir, action, shot)
+			if serr != nil {
+				err = errors.Join(err, serr)
+			}
+			rep.Screenshot = path
+		}
+		if err != nil {
+			rep.Error = err.Error()
+		}
+		if rerr := appendLaunch(outDir, rep); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "browserdriver: %s: %v\n", action, err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "browserdriver: %s: %s: %s\n", action, rep.Result, rep.Message)
+	return 0
+}
+
+// drive runs one browser session: open the URL, act, wait for the callback
+// page. It returns the page read (nil if never reached) and a screenshot of
+// where the browser stood, on success and on failure alike.
+func drive(ctx context.Context, loginURL, action string) (*callbackPage, []byte, error) {
+	u, err := url.Parse(loginURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil, fmt.Errorf("not an http(s) URL: %q", loginURL)
+	}
+	userDataDir, err := os.MkdirTemp("", "browserdriver-profile-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("create browser profile: %w", err)
+	}
+	// Removed after the allocator has waited for Chromium to exit.
+	defer os.RemoveAll(userDataDir)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(envOr("AUTHD_CHROMIUM", defaultBrowser)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(userDataDir),
+		chromedp.WindowSize(1024, 768),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.Flag("use-mock-keychain", true),
+		// Nothing resolves: the provider and the callback are IP literals.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc() // kills Chromium and waits for it
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	defer cancelTab()
+	if err := chromedp.Do(tab); err != nil {
+		return nil, nil, fmt.Errorf("start browser: %w", err)
+	}
+
+	driveCtx, cancelDrive := context.WithTimeout(tab, driveDeadline)
+	page, err := act(driveCtx, loginURL, action)
+	cancelDrive()
+
+	shotCtx, cancelShot := context.WithTimeout(tab, 5*time.Second)
+	defer cancelShot()
+	shot, shotErr := chromedp.Run(shotCtx, chromedp.FullScreenshot(100))
+	if err == nil && shotErr != nil {
+		err = fmt.Errorf("screenshot: %w", shotErr)
+	}
+	return page, shot, err
+}
+
+func act(ctx context.Context, loginURL, action string) (*callbackPage, error) {
+	if err := chromedp.Do(ctx, chromedp.Navigate(loginURL)); err != nil {
+		return nil, fmt.Errorf("open the login URL: %w", err)
+	}
+	var steps []chromedp.Action[chromedp.Void]
+	switch action {
+	case "login":
+		steps = []chromedp.Action[chromedp.Void]{
+			chromedp.WaitVisible(chromedp.ID("password")),
+			chromedp.Clear(chromedp.ID("username")),
+			chromedp.SendKeys(chromedp.ID("username"), envOr("AUTHD_DRIVER_USER", "alice")),
+			chromedp.SendKeys(chromedp.ID("password"), envOr("AUTHD_DRIVER_PASSWORD", "alice-password")),
+			chromedp.Click(chromedp.ID("submit")),
+		}
+	case "deny":
+		steps = []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.ID("deny"))}
+	}
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		return nil, fmt.Errorf("%s on the provider's page: %w", action, err)
+	}
+	page, err := waitForCallback(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("wait for authd's callback page: %w", err)
+	}
+	return page, nil
+}
+
+// callbackJS returns the callback page's content, or null while the tab is
+// anywhere else.
+const callbackJS = `(() => {
+	const result = document.querySelector("#result");
+	if (location.hostname !== "127.0.0.1" || location.pathname !== "/callback" || !result) return null;
+	const message = document.querySelector("#message");
+	return {url: location.href, result: result.innerText.trim(), message: message ? message.innerText.trim() : ""};
+})()`
+
+// waitForCallback polls the tab until it shows authd's callback page. It
+// polls from Go rather than with chromedp.Poll, which does not survive the
+// redirects on the way.
+func waitForCallback(ctx context.Context) (*callbackPage, error) {
+	var lastURL string
+	for {
+		page, err := chromedp.Run(ctx, chromedp.Evaluate[*callbackPage](callbackJS))
+		if err == nil && page != nil {
+			return page, nil
+		}
+		if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
+			lastURL = loc
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last page %s)", ctx.Err(), redactURL(lastURL))
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// redactURL hides query values that may be credentials (the authorization
+// code, state); errors stay readable.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery == "" {
+		return raw
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "error" && k != "error_description" {
+			q[k] = []string{"REDACTED"}
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// saveScreenshot writes png as dir/<action>-<n>.png with the first free n,
+// safe against drivers running at the same time.
+func saveScreenshot(dir, action string, png []byte) (string, error) {
+	for n := 1; ; n++ {
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.png", action, n))
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("save screenshot: %w", err)
+		}
+		_, err = f.Write(png)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("save screenshot: %w", err)
+		}
+		return path, nil
+	}
+}
+
+// appendLaunch appends rep as one line; a single O_APPEND write keeps
+// concurrent drivers' lines whole.
+func appendLaunch(dir string, rep launch) error {
+	line, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("record launch: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, launchesFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("record launch: %w", err)
+	}
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("record launch: %w", err)
+	}
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

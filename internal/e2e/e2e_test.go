@@ -1,0 +1,687 @@
+// Package e2e tests authd end to end, as a user runs it: the real authd and
+// authc binaries, the test OpenID provider of internal/idptest, and a real
+// headless Chromium driven by the browserdriver command as $BROWSER.
+//
+// # Running
+//
+//	go test ./internal/e2e/
+//
+// TestMain builds the binaries once (with -race when the tests are built
+// with it, so the build cache is shared and the daemon is race-checked).
+// The browser tests skip when Chromium is missing; scripts/test.sh installs
+// it and runs them in a network namespace that has only loopback.
+//
+// # What a test gets
+//
+// [newEnv] starts a provider and an `authd run` with one profile "work" on
+// an encrypted file keyring, all under t.TempDir(). [env.authc] runs the
+// client against it; [env.launches] waits for every browser the client
+// started to finish and returns what each one saw.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"authd.dev/authd/internal/idptest"
+)
+
+// Exit codes of authc (cmd/authc/main.go and the README).
+const (
+	exitUsage         = 2
+	exitLoginRequired = 3
+	exitDaemon        = 4
+	exitProfile       = 6
+	exitLoginFailed   = 7
+	exitPermission    = 9
+)
+
+const commandTimeout = 60 * time.Second
+
+// bin holds the built binaries: authd, authc, browserdriver.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "authd-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin = dir
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	args = append(args, "authd.dev/authd/cmd/authd", "authd.dev/authd/cmd/authc", "authd.dev/authd/internal/e2e/browserdriver")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool(), args...).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+}
+
+// chromium returns the browser the driver will use, or skips t.
+func chromium(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("AUTHD_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		t.Skipf("no Chromium at %s (set AUTHD_CHROMIUM, or run scripts/deps.sh chromium): %v", path, err)
+	}
+	return path
+}
+
+// env is one user's world: a provider, a daemon, the client's environment.
+type env struct {
+	t       *testing.T
+	idp     *idptest.Provider
+	dir     string
+	runtime string // XDG_RUNTIME_DIR
+	sock    string
+	config  string
+	out     string // the browser driver's reports
+	vars    []string
+
+	daemon *exec.Cmd
+	logs   *syncBuffer
+	exited chan struct{}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newEnv writes a config with one profile "work" on a fresh provider, and
+// starts authd on it.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	e := &env{
+		t:       t,
+		idp:     idptest.New(t, idptest.Options{}),
+		dir:     dir,
+		runtime: filepath.Join(dir, "run"),
+		out:     filepath.Join(dir, "browser"),
+	}
+	configHome := filepath.Join(dir, "config")
+	e.config = filepath.Join(configHome, "authd", "config.toml")
+	e.sock = filepath.Join(e.runtime, "authd", "authd.sock")
+	passphrase := filepath.Join(dir, "passphrase")
+	for _, d := range []string{e.runtime, filepath.Dir(e.config), e.out} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(passphrase, []byte("e2e-passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`default_profile = "work"
+
+[keyring]
+backend = "file"
+file_dir = %q
+passphrase_file = %q
+
+[profiles.work]
+issuer = %q
+client_id = %q
+login_timeout = "50s"
+`, filepath.Join(dir, "keyring"), passphrase, e.idp.Issuer(), idptest.PublicClientID)
+	if err := os.WriteFile(e.config, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.vars = []string{
+		"XDG_RUNTIME_DIR=" + e.runtime,
+		"XDG_CONFIG_HOME=" + configHome,
+		"AUTHD_CONFIG=" + e.config,
+		"AUTHD_SOCKET=" + e.sock,
+		"BROWSER=" + filepath.Join(bin, "browserdriver"),
+		"AUTHD_DRIVER_OUT=" + e.out,
+	}
+	e.startDaemon()
+	return e
+}
+
+// environ is the process environment with e's variables and extra on top;
+// a passphrase in the caller's environment would override the config's.
+func (e *env) environ(extra ...string) []string {
+	set := append(append([]string{}, e.vars...), extra...)
+	drop := map[string]bool{"AUTHD_KEYRING_PASSPHRASE": true, "AUTHD_DRIVER_ACTION": true}
+	for _, kv := range set {
+		drop[kv[:strings.IndexByte(kv, '=')]] = true
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		if i := strings.IndexByte(kv, '='); i < 0 || !drop[kv[:i]] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, set...)
+}
+
+func (e *env) startDaemon() {
+	e.t.Helper()
+	e.logs = &syncBuffer{}
+	cmd := exec.Command(filepath.Join(bin, "authd"), "run", "--config", e.config, "--socket", e.sock, "--log-level", "debug")
+	cmd.Env = e.environ()
+	cmd.Stdout, cmd.Stderr = e.logs, e.logs
+	if err := cmd.Start(); err != nil {
+		e.t.Fatalf("start authd: %v", err)
+	}
+	e.daemon, e.exited = cmd, make(chan struct{})
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait(); close(e.exited) }()
+	e.t.Cleanup(func() { e.stopDaemon(waitErr) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		r := e.authcCtx(ctx, nil, "status")
+		if r.code == 0 {
+			return
+		}
+		select {
+		case <-e.exited:
+			e.t.Fatalf("authd exited before it served:\n%s", e.logs)
+		case <-ctx.Done():
+			e.t.Fatalf("authd did not answer 'authc status' within 30s (last: exit %d, %s)\n%s", r.code, r.stderr, e.logs)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stopDaemon sends SIGTERM and expects a clean exit with no data race.
+func (e *env) stopDaemon(waitErr <-chan error) {
+	t := e.t
+	_ = e.daemon.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Errorf("authd exited with %v after SIGTERM", err)
+		}
+	case <-time.After(15 * time.Second):
+		_ = e.daemon.Process.Kill()
+		<-waitErr
+		t.Errorf("authd did not stop within 15s of SIGTERM")
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, "WARNING: DATA RACE") {
+		t.Errorf("authd reported a data race")
+	}
+	if t.Failed() {
+		t.Logf("authd log:\n%s", logs)
+	}
+}
+
+// result is how a command ended.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// authc runs the client with e's environment plus extra.
+func (e *env) authc(extra []string, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	return e.authcCtx(ctx, extra, args...)
+}
+
+func (e *env) authcCtx(ctx context.Context, extra []string, args ...string) result {
+	e.t.Helper()
+	cmd := e.command(ctx, extra, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return finish(e.t, cmd, cmd.Run(), &stdout, &stderr)
+}
+
+func (e *env) command(ctx context.Context, extra []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "authc"), args...)
+	cmd.Env = e.environ(extra...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+func finish(t *testing.T, cmd *exec.Cmd, err error, stdout, stderr *bytes.Buffer) result {
+	t.Helper()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.Exited():
+		r.code = exit.ExitCode()
+	default:
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, r)
+	}
+	return r
+}
+
+// launch is one line of the browser driver's launches.jsonl.
+type launch struct {
+	Action     string `json:"action"`
+	FinalURL   string `json:"final_url"`
+	Result     string `json:"result"`
+	Message    string `json:"message"`
+	Screenshot string `json:"screenshot"`
+	Error      string `json:"error"`
+}
+
+// launches waits until no browser driver is running (authc does not wait
+// for its browser) and returns every launch so far.
+func (e *env) launches() []launch {
+	e.t.Helper()
+	deadline := time.Now().Add(commandTimeout)
+	for {
+		running, err := filepath.Glob(filepath.Join(e.out, "*.running"))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(running) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("browser drivers still running after %v: %v", commandTimeout, running)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	data, err := os.ReadFile(filepath.Join(e.out, "launches.jsonl"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []launch
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		var l launch
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			e.t.Fatalf("launches.jsonl: %v in %q", err, sc.Text())
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// oneLaunch asserts exactly one browser launch that ended on want.
+func (e *env) oneLaunch(action, want string) launch {
+	e.t.Helper()
+	ls := e.launches()
+	if len(ls) != 1 {
+		e.t.Fatalf("browser launches = %d, want 1: %+v", len(ls), ls)
+	}
+	l := ls[0]
+	if l.Error != "" || l.Action != action || l.Result != want {
+		e.t.Fatalf("browser launch = %+v, want action %s ending on %q", l, action, want)
+	}
+	checkPNG(e.t, l.Screenshot)
+	return l
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	if path == "" {
+		t.Fatal("the browser driver saved no screenshot")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil || cfg.Width == 0 || cfg.Height == 0 {
+		t.Fatalf("screenshot %s is not a non-empty PNG: %v %+v", path, err, cfg)
+	}
+}
+
+var loginURL = regexp.MustCompile(`https?://127\.0\.0\.1:[0-9]+/authorize\?\S+`)
+
+// authorizeURL returns the provider login URL a client printed, checking
+// that it points at e's provider.
+func (e *env) authorizeURL(stderr string) string {
+	e.t.Helper()
+	u := loginURL.FindString(stderr)
+	if !strings.HasPrefix(u, e.idp.Issuer()+"/authorize?") {
+		e.t.Fatalf("stderr shows no login URL of the provider %s:\n%s", e.idp.Issuer(), stderr)
+	}
+	return u
+}
+
+func lines(s string) []string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// errorLines are the lines authc prints for an error ("authc: ...").
+func errorLines(stderr string) []string {
+	var out []string
+	for _, l := range lines(stderr) {
+		if strings.HasPrefix(l, "authc: ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestBrowserLogin logs in through a real browser, uses the token, and
+// logs out.
+func TestBrowserLogin(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	e := newEnv(t)
+
+	r := e.authc(nil, "login")
+	if r.code != 0 || !strings.Contains(r.stderr, "Logged in") {
+		t.Fatalf("authc login: want exit 0 and \"Logged in\"; got %s", r)
+	}
+	e.authorizeURL(r.stderr)
+	l := e.oneLaunch("login", "Signed in")
+	if !strings.Contains(l.Message, "work") {
+		t.Errorf("success page message %q does not name the profile", l.Message)
+	}
+	if strings.Contains(l.FinalURL, "code=") && !strings.Contains(l.FinalURL, "code=REDACTED") {
+		t.Errorf("the driver recorded the authorization code: %s", l.FinalURL)
+	}
+
+	r = e.authc(nil, "token")
+	out := lines(r.stdout)
+	if r.code != 0 || len(out) != 1 || strings.TrimSpace(out[0]) == "" || strings.ContainsAny(out[0], " \t") {
+		t.Fatalf("authc token: want exit 0 and exactly one line with the token; got %s", r)
+	}
+	token := out[0]
+
+	r = e.authc(nil, "inspect")
+	var decoded struct {
+		Claims map[string]any `json:"claims"`
+	}
+	if r.code != 0 {
+		t.Fatalf("authc inspect: %s", r)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &decoded); err != nil {
+		t.Fatalf("authc inspect printed no JSON: %v\n%s", err, r)
+	}
+	if decoded.Claims["iss"] != e.idp.Issuer() || decoded.Claims["sub"] != idptest.DefaultUsername {
+		t.Errorf("inspected claims = %v, want iss %s and sub %s", decoded.Claims, e.idp.Issuer(), idptest.DefaultUsername)
+	}
+
+	// Logged in already: no browser, no new authorization request.
+	r = e.authc(nil, "login")
+	if r.code != 0 {
+		t.Fatalf("second authc login: %s", r)
+	}
+	if n := len(e.launches()); n != 1 {
+		t.Errorf("second login launched a browser: %d launches, want 1", n)
+	}
+	if n := e.idp.Count(idptest.EndpointAuthorize); n != 1 {
+		t.Errorf("provider saw %d authorization requests, want 1", n)
+	}
+	if r = e.authc(nil, "token"); r.code != 0 || strings.TrimSpace(r.stdout) != token {
+		t.Errorf("authc token after the second login: want the same token; got %s", r)
+	}
+
+	if r = e.authc(nil, "logout"); r.code != 0 {
+		t.Fatalf("authc logout: %s", r)
+	}
+	r = e.authc(nil, "token", "--no-login")
+	if r.code != exitLoginRequired || r.stdout != "" || len(lines(r.stderr)) != 1 ||
+		!strings.Contains(r.stderr, "authc login") {
+		t.Fatalf("authc token --no-login after logout: want exit %d and one stderr line that says to run 'authc login'; got %s", exitLoginRequired, r)
+	}
+}
+
+// TestBrowserLoginDenied cancels at the provider: the login fails with the
+// provider's error and the browser shows the failure page.
+func TestBrowserLoginDenied(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	e := newEnv(t)
+
+	r := e.authc([]string{"AUTHD_DRIVER_ACTION=deny"}, "login")
+	errs := errorLines(r.stderr)
+	if r.code != exitLoginFailed || len(errs) != 1 || !strings.Contains(errs[0], "access_denied") {
+		t.Fatalf("authc login, denied: want exit %d and one error line naming access_denied; got %s", exitLoginFailed, r)
+	}
+	if strings.Contains(r.stderr, "Logged in") {
+		t.Errorf("a denied login printed \"Logged in\":\n%s", r.stderr)
+	}
+	e.oneLaunch("deny", "Sign-in failed")
+
+	r = e.authc(nil, "token", "--no-login")
+	if r.code != exitLoginRequired {
+		t.Errorf("authc token --no-login after a denied login: want exit %d; got %s", exitLoginRequired, r)
+	}
+}
+
+// TestConcurrentLogin starts three clients at once on a logged-out profile:
+// one browser, one code exchange, and every client sees the URL and ends
+// with the same token.
+func TestConcurrentLogin(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	e := newEnv(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	argvs := [][]string{{"login"}, {"token", "--login"}, {"token", "--login"}}
+	cmds := make([]*exec.Cmd, len(argvs))
+	stdouts := make([]*bytes.Buffer, len(argvs))
+	stderrs := make([]*bytes.Buffer, len(argvs))
+	for i, argv := range argvs {
+		cmds[i] = e.command(ctx, nil, argv...)
+		stdouts[i], stderrs[i] = &bytes.Buffer{}, &bytes.Buffer{}
+		cmds[i].Stdout, cmds[i].Stderr = stdouts[i], stderrs[i]
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start authc %v: %v", argvs[i], err)
+		}
+	}
+	results := make([]result, len(cmds))
+	for i, cmd := range cmds {
+		results[i] = finish(t, cmd, cmd.Wait(), stdouts[i], stderrs[i])
+	}
+
+	var urls []string
+	joined := 0
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("authc %v: %s", argvs[i], r)
+		}
+		urls = append(urls, e.authorizeURL(r.stderr))
+		if strings.Contains(r.stderr, "already in progress") {
+			joined++
+		}
+	}
+	if joined != len(cmds)-1 {
+		t.Errorf("%d clients joined a login in progress, want %d:\n%s\n%s\n%s", joined, len(cmds)-1, results[0], results[1], results[2])
+	}
+	if urls[0] != urls[1] || urls[1] != urls[2] {
+		t.Errorf("clients showed different login URLs: %q", urls)
+	}
+	tok1, tok2 := strings.TrimSpace(results[1].stdout), strings.TrimSpace(results[2].stdout)
+	if tok1 == "" || tok1 != tok2 || len(lines(results[1].stdout)) != 1 {
+		t.Errorf("the token clients printed different or no tokens:\n%s\n%s", results[1], results[2])
+	}
+	e.oneLaunch("login", "Signed in")
+	if n := e.idp.Count(idptest.EndpointTokenCode); n != 1 {
+		t.Errorf("provider saw %d code exchanges, want 1", n)
+	}
+}
+
+// TestDaemonAndUsageErrors checks the documented exit codes of the
+// failures that need no browser.
+func TestDaemonAndUsageErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+
+	t.Run("second daemon", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "authd"), "run", "--config", e.config, "--socket", e.sock)
+		cmd.Env = e.environ()
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "already running") {
+			t.Errorf("second authd run: want a non-zero exit saying \"already running\"; got %v:\n%s", err, out)
+		}
+		if r := e.authc(nil, "status"); r.code != 0 {
+			t.Errorf("the first daemon stopped serving after a second one tried: %s", r)
+		}
+	})
+
+	noDaemon := filepath.Join(e.dir, "nowhere", "authd.sock")
+	tests := []struct {
+		name     string
+		extra    []string
+		args     []string
+		code     int
+		stderrIn string
+	}{
+		{"no daemon", []string{"AUTHD_SOCKET=" + noDaemon}, []string{"token", "--no-login"}, exitDaemon, noDaemon},
+		{"unknown profile", nil, []string{"token", "-p", "nope", "--no-login"}, exitProfile, "nope"},
+		{"bad flag", nil, []string{"token", "--no-such-flag"}, exitUsage, "no-such-flag"},
+		{"unknown command", nil, []string{"frobnicate"}, exitUsage, "frobnicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.authc(tt.extra, tt.args...)
+			if r.code != tt.code || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, tt.stderrIn) {
+				t.Errorf("authc %v: want exit %d and one stderr line containing %q; got %s", tt.args, tt.code, tt.stderrIn, r)
+			}
+		})
+	}
+}
+
+// TestOtherUserRefused opens the socket to everyone, as a wrong umask or a
+// careless chmod would, and checks that the daemon still refuses another
+// uid by its peer credentials.
+func TestOtherUserRefused(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run authc as another user (nobody)")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux) to run authc as nobody")
+	}
+	e := newEnv(t)
+
+	// nobody must reach the socket and the binary: open the path to it.
+	for _, d := range []string{filepath.Dir(e.dir), e.dir, e.runtime, filepath.Dir(e.sock)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(e.sock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	authc := filepath.Join(e.dir, "nobody-bin", "authc")
+	copyFile(t, filepath.Join(bin, "authc"), authc, 0o755)
+	if err := os.Chmod(filepath.Dir(authc), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", authc, "status")
+	cmd.Env = []string{"AUTHD_SOCKET=" + e.sock, "HOME=/tmp", "PATH=/usr/bin:/bin"}
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	r := finish(t, cmd, cmd.Run(), &stdout, &stderr)
+	want := fmt.Sprintf("this authd serves uid %d only; the caller is uid 65534", os.Getuid())
+	if r.code != exitPermission || !strings.Contains(r.stderr, want) || len(lines(r.stderr)) != 1 {
+		t.Fatalf("authc status as nobody: want exit %d and one line %q; got %s", exitPermission, want, r)
+	}
+	if r := e.authc(nil, "status"); r.code != 0 {
+		t.Errorf("authc status as the owner: %s", r)
+	}
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
