@@ -29,7 +29,6 @@ import (
 	"reflect"
 	"sort"
 	"sync"
-	"time"
 
 	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/flow"
@@ -63,7 +62,7 @@ type Options struct {
 	KeyringService string
 	Logger         *slog.Logger
 	Version        string
-	Now            func() time.Time // injected clock for validity checks; time.Now by default
+	Clock          Clock // the wall clock by default
 }
 
 // Broker owns every session of the user.
@@ -89,8 +88,8 @@ func New(opts Options) *Broker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = wallClock{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sessions: map[string]*Session{}}
@@ -160,7 +159,6 @@ func (b *Broker) reload() error {
 	return nil
 }
 
-
 func (b *Broker) openStore(cfg *config.Config) (Store, error) {
 	if b.opts.Store != nil {
 		return b.opts.Store, nil
@@ -206,7 +204,7 @@ func (b *Broker) Session(name string) (*Session, error) {
 	}
 	ctx, cancel := context.WithCancel(b.ctx)
 	s := &Session{
-		profile: p, flow: fc, store: b.store, log: b.log, now: b.opts.Now,
+		profile: p, flow: fc, store: b.store, log: b.log, clock: b.opts.Clock,
 		bg: ctx, stop: cancel, wg: &b.wg,
 	}
 	b.sessions[p.Name] = s

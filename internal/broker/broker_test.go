@@ -135,7 +135,7 @@ func TestConcurrentGetTokenAfterExpiryRefreshesOnce(t *testing.T) {
 	ctx := testContext(t)
 	c := d.client()
 	d.login(ctx, c)
-	d.clock.Advance(time.Hour)
+	d.clock.Sleep(time.Hour) // wakes up with the background refresh not yet run
 	d.idp.ResetCounts()
 
 	const callers = 200

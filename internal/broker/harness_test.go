@@ -28,6 +28,7 @@ type daemon struct {
 	config  string
 	dir     string
 	backend string
+	store   broker.Store
 	sock    string
 	broker  *broker.Broker
 	logs    *syncBuffer
@@ -52,10 +53,27 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// clock is a settable clock for token validity checks.
+// clock is the wall clock moved forward by Advance; timers fire when their
+// time comes on it, so background refreshes happen when a test says.
 type clock struct {
 	mu     sync.Mutex
 	offset time.Duration
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *clock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
 }
 
 func (c *clock) Now() time.Time {
@@ -64,10 +82,58 @@ func (c *clock) Now() time.Time {
 	return time.Now().Add(c.offset)
 }
 
+func (c *clock) AfterFunc(d time.Duration, f func()) broker.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: time.Now().Add(c.offset + d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// Advance moves the clock and runs the timers that came due, waiting for
+// each to finish.
 func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	now := time.Now().Add(c.offset)
+	var due []*fakeTimer
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			kept = append(kept, t)
+		}
+	}
+	c.timers = kept
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// Sleep moves the clock without running timers, as a suspended machine
+// wakes up with its timers not yet fired.
+func (c *clock) Sleep(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
+}
+
+// Pending reports how many timers are armed.
+func (c *clock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
 }
 
 // keyringConfig is the [keyring] section for a backend, with its files in dir.
@@ -89,7 +155,24 @@ func keyringConfig(t *testing.T, backend, dir string) string {
 // newDaemon starts a provider and a daemon with one profile "work" on it.
 func newDaemon(t *testing.T, backend string, opts idptest.Options, profileExtra string) *daemon {
 	t.Helper()
+	return newDaemonOn(t, backend, idptest.New(t, opts), profileExtra, nil)
+}
+
+// newProxiedDaemon is newDaemon with the provider's token endpoint behind a
+// FaultProxy.
+func newProxiedDaemon(t *testing.T, opts idptest.Options) (*daemon, *idptest.FaultProxy) {
+	t.Helper()
 	idp := idptest.New(t, opts)
+	proxy := idptest.NewFaultProxy(t, idp.Issuer())
+	return newDaemonOn(t, "file", idp, fmt.Sprintf("token_endpoint = %q\n", proxy.URL()+tokenPath), nil), proxy
+}
+
+const tokenPath = "/oauth/token"
+
+// newDaemonOn starts a daemon for idp; store, when not nil, replaces the
+// keyring the config names.
+func newDaemonOn(t *testing.T, backend string, idp *idptest.Provider, profileExtra string, store broker.Store) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.toml")
 	body := "default_profile = \"work\"\n" + keyringConfig(t, backend, dir) + fmt.Sprintf(`
@@ -102,7 +185,7 @@ timeout = "5s"
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, idp: idp, config: cfg, dir: dir, backend: backend, sock: filepath.Join(dir, "run", "authd.sock"), clock: &clock{}, logs: &syncBuffer{}}
+	d := &daemon{t: t, idp: idp, config: cfg, dir: dir, backend: backend, store: store, sock: filepath.Join(dir, "run", "authd.sock"), clock: &clock{}, logs: &syncBuffer{}}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -118,7 +201,8 @@ func (d *daemon) start() {
 	d.broker = broker.New(broker.Options{
 		ConfigPath: d.config,
 		Logger:     slog.New(slog.NewTextHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:        d.clock.Now,
+		Clock:      d.clock,
+		Store:      d.store,
 		Version:    "test",
 		// Parallel tests share the user's keyctl keyring: one service each.
 		KeyringService: d.keyringService(),

@@ -182,6 +182,7 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		st := sess.Status(ctx)
 		ps.Issuer, ps.Flow = st.Profile.Issuer, st.Profile.Flow
 		ps.State, ps.Account, ps.HasRefreshToken = string(st.State), st.Account, st.HasRefreshToken
+		ps.Failures = int32(st.Failures)
 		ps.Expiry, ps.LastRefresh, ps.NextRefresh = stamp(st.Expiry), stamp(st.LastRefresh), stamp(st.NextRefresh)
 		if st.LastError != nil {
 			ps.LastError = st.LastError.Error()

@@ -66,7 +66,7 @@ type Session struct {
 	flow    *flow.Client
 	store   Store
 	log     *slog.Logger
-	now     func() time.Time
+	clock   Clock
 	bg      context.Context // cancelled when the session is closed
 	stop    context.CancelFunc
 	wg      *sync.WaitGroup
@@ -86,9 +86,21 @@ type Session struct {
 	lastErr     error
 	lastRefresh time.Time
 	nextRefresh time.Time
-	failures    int
-	timer       *time.Timer
+	failures    int           // consecutive failed refreshes
+	retryAfter  time.Duration // the provider's Retry-After on the last failure
+	timer       Timer
 }
+
+// Backoff bounds: failed refreshes are retried after 1 s, 2 s, 4 s, ...
+// up to 5 minutes (each jittered), or after the provider's Retry-After.
+const (
+	minBackoff    = time.Second
+	maxBackoff    = 5 * time.Minute
+	maxRetryAfter = 15 * time.Minute
+	// refreshMargin keeps a proactively refreshed token at least this much
+	// above DefaultMinValid, so default callers never wait.
+	refreshMargin = 15 * time.Second
+)
 
 func storeKey(profile string) string { return "profile:" + profile }
 
@@ -121,6 +133,11 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 			return nil, s.lifetimeError(rec, minValid)
 		}
 		if rec != nil && rec.RefreshToken != "" && !refreshed {
+			if hasToken && s.validFor(rec.Expiry, 0) && !req.ForceRefresh && s.backingOff() {
+				// The provider is failing and the background retry is
+				// scheduled: serve what is still valid instead of piling on.
+				return tokenOf(rec), nil
+			}
 			refreshed = true
 			err := s.refresh(ctx)
 			switch {
@@ -148,13 +165,13 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 
 // lifetimeError explains a provider whose fresh tokens cannot satisfy min_valid.
 func (s *Session) lifetimeError(rec *store.Record, minValid time.Duration) error {
-	left := rec.Expiry.Sub(s.now()).Round(time.Second)
+	left := rec.Expiry.Sub(s.clock.Now()).Round(time.Second)
 	return fmt.Errorf("%w: profile %s: a fresh token is valid for %s, less than the %s asked for",
 		ErrTokenLifetime, s.profile.Name, left, minValid)
 }
 
 func (s *Session) validFor(expiry time.Time, d time.Duration) bool {
-	return expiry.IsZero() || expiry.Sub(s.now()) > d
+	return expiry.IsZero() || expiry.Sub(s.clock.Now()) > d
 }
 
 func tokenOf(rec *store.Record) *Token {
@@ -238,6 +255,10 @@ func (s *Session) doRefresh() error {
 			s.markNeedsLoginLocked()
 		} else {
 			s.failures++
+			s.retryAfter = 0
+			if pe := (*flow.ProviderError)(nil); errors.As(err, &pe) {
+				s.retryAfter = pe.RetryAfter
+			}
 			s.scheduleLocked()
 		}
 		return err
@@ -257,11 +278,11 @@ func (s *Session) commit(ctx context.Context, rec *store.Record, refreshed bool)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rec, s.loaded, s.needsLogin, s.failures = rec, true, false, 0
+	s.rec, s.loaded, s.needsLogin, s.failures, s.retryAfter = rec, true, false, 0, 0
 	s.minted = nil
 	s.lastErr = err
 	if refreshed {
-		s.lastRefresh = s.now()
+		s.lastRefresh = s.clock.Now()
 	}
 	s.scheduleLocked()
 	return err
@@ -287,7 +308,7 @@ func (s *Session) markNeedsLoginLocked() {
 //
 // Expiry is moved onto the session's clock: flows stamp it with the wall clock.
 func (s *Session) recordOf(tok *flow.Token, prev *store.Record) *store.Record {
-	p, now := s.profile, s.now()
+	p, now := s.profile, s.clock.Now()
 	rec := &store.Record{
 		Issuer:       p.Issuer,
 		ClientID:     p.ClientID,
@@ -301,6 +322,10 @@ func (s *Session) recordOf(tok *flow.Token, prev *store.Record) *store.Record {
 	}
 	if !tok.Expiry.IsZero() {
 		rec.Expiry = now.Add(time.Until(tok.Expiry))
+	}
+	rec.IssuedAt = now
+	if tok.RefreshIn > 0 {
+		rec.RefreshAt = now.Add(tok.RefreshIn)
 	}
 	if prev != nil {
 		if rec.RefreshToken == "" {
@@ -326,9 +351,9 @@ func (s *Session) providerTimeout() time.Duration {
 	return time.Minute
 }
 
-// scheduleLocked arms the background refresh: at 75-85% of the token's
-// lifetime (jittered so sessions do not refresh in lockstep), or after a
-// failure, with exponential backoff from 1 s to 5 min.
+// scheduleLocked arms the background refresh: at [refreshTime] while all
+// is well, or after a failure with exponential backoff and jitter (see
+// minBackoff), never sooner than the provider's Retry-After.
 func (s *Session) scheduleLocked() {
 	if s.timer != nil {
 		s.timer.Stop()
@@ -338,22 +363,15 @@ func (s *Session) scheduleLocked() {
 	if rec == nil || rec.RefreshToken == "" || rec.Expiry.IsZero() || s.bg.Err() != nil {
 		return
 	}
-	now := s.now()
-	var delay time.Duration
+	now := s.clock.Now()
+	at := refreshTime(rec, now)
 	if s.failures > 0 {
-		backoff := min(time.Second<<min(s.failures-1, 9), 5*time.Minute)
-		delay = backoff/2 + rand.N(backoff/2+1)
-	} else {
-		lifetime := rec.Expiry.Sub(rec.UpdatedAt)
-		if lifetime <= 0 {
-			lifetime = rec.Expiry.Sub(now)
-		}
-		fraction := 0.75 + 0.10*rand.Float64()
-		delay = rec.UpdatedAt.Add(time.Duration(float64(lifetime) * fraction)).Sub(now)
+		backoff := min(minBackoff<<min(s.failures-1, 20), maxBackoff)
+		delay := backoff/2 + rand.N(backoff/2+1)
+		at = now.Add(max(delay, min(s.retryAfter, maxRetryAfter)))
 	}
-	delay = max(delay, 0)
-	s.nextRefresh = now.Add(delay)
-	s.timer = time.AfterFunc(delay, func() {
+	s.nextRefresh = at
+	s.timer = s.clock.AfterFunc(max(at.Sub(now), 0), func() {
 		if s.bg.Err() != nil {
 			return
 		}
@@ -361,6 +379,37 @@ func (s *Session) scheduleLocked() {
 			s.log.Warn("background refresh failed", "profile", s.profile.Name, "err", err)
 		}
 	})
+}
+
+// refreshTime is when a token is refreshed in the background: at 75-85% of
+// its lifetime, jittered so that sessions do not refresh in lockstep, but
+// early enough that a caller asking with DefaultMinValid never waits (and
+// not before half its lifetime), or at the provider's refresh_in hint when
+// that comes first.
+func refreshTime(rec *store.Record, now time.Time) time.Time {
+	issued := rec.IssuedAt
+	if issued.IsZero() || issued.After(rec.Expiry) {
+		issued = now
+	}
+	lifetime := rec.Expiry.Sub(issued)
+	at := issued.Add(time.Duration(float64(lifetime) * (0.75 + 0.10*rand.Float64())))
+	if latest := rec.Expiry.Add(-DefaultMinValid - refreshMargin); latest.Before(at) {
+		at = latest
+		if half := issued.Add(lifetime / 2); at.Before(half) {
+			at = half
+		}
+	}
+	if !rec.RefreshAt.IsZero() && rec.RefreshAt.Before(at) {
+		at = rec.RefreshAt
+	}
+	return at
+}
+
+// backingOff reports whether failed refreshes are being retried on a schedule.
+func (s *Session) backingOff() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failures > 0 && s.clock.Now().Before(s.nextRefresh)
 }
 
 // Logout forgets the session: revokes the refresh token where the provider
@@ -386,7 +435,7 @@ func (s *Session) Logout(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rec, s.minted, s.needsLogin, s.lastErr, s.failures = nil, nil, false, nil, 0
+	s.rec, s.minted, s.needsLogin, s.lastErr, s.failures, s.retryAfter = nil, nil, false, nil, 0, 0
 	s.scheduleLocked()
 	return nil
 }
@@ -401,6 +450,7 @@ type Status struct {
 	NextRefresh     time.Time
 	LastError       error
 	HasRefreshToken bool
+	Failures        int // consecutive failed refreshes
 }
 
 // Status reads the session's state, loading it from the keyring first.
@@ -408,7 +458,7 @@ func (s *Session) Status(ctx context.Context) Status {
 	err := s.load(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Profile: s.profile, LastRefresh: s.lastRefresh, NextRefresh: s.nextRefresh, LastError: s.lastErr}
+	st := Status{Profile: s.profile, LastRefresh: s.lastRefresh, NextRefresh: s.nextRefresh, LastError: s.lastErr, Failures: s.failures}
 	if err != nil {
 		st.LastError = err
 	}
@@ -490,7 +540,7 @@ func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest,
 			// Rotation: the session's refresh token changed; keep the session's
 			// own access token and store the new refresh token.
 			next := *rec
-			next.RefreshToken, next.UpdatedAt = tok.RefreshToken, s.now()
+			next.RefreshToken, next.UpdatedAt = tok.RefreshToken, s.clock.Now()
 			if err := s.commit(rctx, &next, false); err != nil {
 				return nil, err
 			}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,8 +74,9 @@ type Token struct {
 	RefreshToken string
 	IDToken      string
 	Expiry       time.Time
-	Scopes       []string // the granted scopes, or the requested ones when the provider did not say
-	Account      string   // email, preferred_username or subject of the verified ID token
+	RefreshIn    time.Duration // the provider's hint (refresh_in) of when to refresh; 0 when none
+	Scopes       []string      // the granted scopes, or the requested ones when the provider did not say
+	Account      string        // email, preferred_username or subject of the verified ID token
 }
 
 // Client talks to one profile's provider.
@@ -223,6 +225,7 @@ func (c *Client) tokenFrom(ctx context.Context, ep *endpoints, t *oauth2.Token, 
 	if s, ok := t.Extra("scope").(string); ok && s != "" {
 		tok.Scopes = strings.Fields(s)
 	}
+	tok.RefreshIn = seconds(t.Extra("refresh_in"))
 	if raw, ok := t.Extra("id_token").(string); ok && raw != "" {
 		tok.IDToken = raw
 		if ep.verifier != nil {
@@ -237,6 +240,23 @@ func (c *Client) tokenFrom(ctx context.Context, ep *endpoints, t *oauth2.Token, 
 		}
 	}
 	return tok, nil
+}
+
+// seconds reads a JSON number of seconds, as a number or a string.
+func seconds(v any) time.Duration {
+	var secs float64
+	switch v := v.(type) {
+	case float64:
+		secs = v
+	case json.Number:
+		secs, _ = v.Float64()
+	case string:
+		secs, _ = strconv.ParseFloat(v, 64)
+	}
+	if secs <= 0 {
+		return 0
+	}
+	return time.Duration(secs * float64(time.Second))
 }
 
 func accountOf(idt *oidc.IDToken) string {

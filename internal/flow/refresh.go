@@ -81,15 +81,16 @@ func (c *Client) postToken(ctx context.Context, ep *endpoints, form url.Values) 
 		return nil, fmt.Errorf("read token response: %w", err)
 	}
 	var tr struct {
-		AccessToken      string          `json:"access_token"`
-		TokenType        string          `json:"token_type"`
-		RefreshToken     string          `json:"refresh_token"`
-		ExpiresIn        json.Number     `json:"expires_in"`
-		Scope            string          `json:"scope"`
-		IDToken          string          `json:"id_token"`
-		Error            string          `json:"error"`
-		ErrorDescription string          `json:"error_description"`
-		ErrorURI         string          `json:"error_uri"`
+		AccessToken      string      `json:"access_token"`
+		TokenType        string      `json:"token_type"`
+		RefreshToken     string      `json:"refresh_token"`
+		ExpiresIn        json.Number `json:"expires_in"`
+		RefreshIn        json.Number `json:"refresh_in"`
+		Scope            string      `json:"scope"`
+		IDToken          string      `json:"id_token"`
+		Error            string      `json:"error"`
+		ErrorDescription string      `json:"error_description"`
+		ErrorURI         string      `json:"error_uri"`
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	jsonErr := json.Unmarshal(data, &tr)
@@ -110,6 +111,9 @@ func (c *Client) postToken(ctx context.Context, ep *endpoints, form url.Values) 
 	}
 	if tr.IDToken != "" {
 		extra["id_token"] = tr.IDToken
+	}
+	if tr.RefreshIn != "" {
+		extra["refresh_in"] = tr.RefreshIn
 	}
 	return t.WithExtra(extra), nil
 }

@@ -27,6 +27,8 @@ type Record struct {
 	Expiry       time.Time `json:"expiry,omitempty"`
 	IDToken      string    `json:"id_token,omitempty"`
 	Scopes       []string  `json:"scopes,omitempty"`
+	IssuedAt     time.Time `json:"issued_at,omitempty"`  // when the access token was issued
+	RefreshAt    time.Time `json:"refresh_at,omitempty"` // the provider's hint of when to refresh, if any
 	UpdatedAt    time.Time `json:"updated_at"`
 }
 
@@ -65,6 +67,8 @@ func (r Record) String() string {
 	field("Expiry", timeString(r.Expiry))
 	field("IDToken", secret(r.IDToken))
 	field("Scopes", fmt.Sprintf("%q", r.Scopes))
+	field("IssuedAt", timeString(r.IssuedAt))
+	field("RefreshAt", timeString(r.RefreshAt))
 	field("UpdatedAt", timeString(r.UpdatedAt))
 	b.WriteString("}")
 	return b.String()

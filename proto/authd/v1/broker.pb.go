@@ -977,8 +977,10 @@ type ProfileStatus struct {
 	LastError       string                 `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	HasRefreshToken bool                   `protobuf:"varint,9,opt,name=has_refresh_token,json=hasRefreshToken,proto3" json:"has_refresh_token,omitempty"`
 	Flow            string                 `protobuf:"bytes,10,opt,name=flow,proto3" json:"flow,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Consecutive failed refreshes; next_refresh is then the next retry.
+	Failures      int32 `protobuf:"varint,11,opt,name=failures,proto3" json:"failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProfileStatus) Reset() {
@@ -1081,6 +1083,13 @@ func (x *ProfileStatus) GetFlow() string {
 	return ""
 }
 
+func (x *ProfileStatus) GetFailures() int32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
 var File_authd_v1_broker_proto protoreflect.FileDescriptor
 
 const file_authd_v1_broker_proto_rawDesc = "" +
@@ -1146,7 +1155,7 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x0fkeyring_backend\x18\x03 \x01(\tR\x0ekeyringBackend\x12'\n" +
 	"\x0fdefault_profile\x18\x04 \x01(\tR\x0edefaultProfile\x123\n" +
 	"\bprofiles\x18\x05 \x03(\v2\x17.authd.v1.ProfileStatusR\bprofiles\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\xfc\x02\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\x98\x03\n" +
 	"\rProfileStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x14\n" +
@@ -1159,7 +1168,8 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"last_error\x18\b \x01(\tR\tlastError\x12*\n" +
 	"\x11has_refresh_token\x18\t \x01(\bR\x0fhasRefreshToken\x12\x12\n" +
 	"\x04flow\x18\n" +
-	" \x01(\tR\x04flow*\xfd\x01\n" +
+	" \x01(\tR\x04flow\x12\x1a\n" +
+	"\bfailures\x18\v \x01(\x05R\bfailures*\xfd\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eLOGIN_REQUIRED\x10\x01\x12\x15\n" +

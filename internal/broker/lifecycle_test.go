@@ -1,0 +1,340 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"authd.dev/authd/client"
+	"authd.dev/authd/internal/broker"
+	"authd.dev/authd/internal/idptest"
+	"authd.dev/authd/internal/store"
+	pb "authd.dev/authd/proto/authd/v1"
+)
+
+func profileStatus(t *testing.T, c *client.Client) *pb.ProfileStatus {
+	t.Helper()
+	st, err := c.Status(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.GetProfiles()[0]
+}
+
+func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	first, err := c.Token(ctx, client.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := profileStatus(t, c).GetNextRefresh().AsTime()
+	// 75-85% of 5 minutes, but early enough to leave DefaultMinValid and a margin.
+	if left := first.Expiry.Sub(next); left < broker.DefaultMinValid || left > 5*time.Minute/4 {
+		t.Fatalf("background refresh planned %s before expiry", left)
+	}
+	d.clock.Advance(next.Sub(d.clock.Now()) + time.Second)
+	if n := d.idp.Count("token:refresh_token"); n != 1 {
+		t.Fatalf("%d background refreshes, want 1", n)
+	}
+	// A caller with the default min_valid is served at once, by the new token.
+	second, err := c.Token(ctx, client.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.AccessToken == first.AccessToken || d.idp.Count("token:refresh_token") != 1 {
+		t.Errorf("caller did not get the background-refreshed token without waiting")
+	}
+	if profileStatus(t, c).GetLastRefresh() == nil {
+		t.Error("status has no last refresh")
+	}
+}
+
+func TestMinValid(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	d.clock.Sleep(2 * time.Minute) // 3 minutes left; the background refresh has not run
+	d.idp.ResetCounts()
+
+	const callers = 500
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range callers {
+		wg.Go(func() {
+			tok, err := c.Token(ctx, client.TokenOptions{MinValid: 4 * time.Minute})
+			if err != nil || tok.Expiry.Sub(d.clock.Now()) < 4*time.Minute {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d callers got no token valid for 4 minutes", failed.Load())
+	}
+	if n := d.idp.Count("token:refresh_token"); n != 1 {
+		t.Errorf("%d refreshes for %d callers asking for more than was left, want 1", n, callers)
+	}
+
+	_, err := c.Token(ctx, client.TokenOptions{MinValid: 10 * time.Minute})
+	if !errors.Is(err, client.ErrInvalidRequest) || !strings.Contains(err.Error(), "less than the 10m0s asked for") {
+		t.Errorf("min_valid beyond the provider's lifetime: %v", err)
+	}
+}
+
+// TestOutage: the provider fails for two minutes while tokens are valid.
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	d, proxy := newProxiedDaemon(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	start := proxy.Count(tokenPath) // the code exchange went through the proxy
+	proxy.Set(idptest.Fault{Status: 503})
+
+	// Run until the first background refresh fails.
+	for proxy.Count(tokenPath) == start {
+		d.clock.Advance(time.Second)
+	}
+	var attempts []time.Time
+	outageStart := d.clock.Now()
+	attempts = append(attempts, outageStart)
+	last := proxy.Count(tokenPath)
+	for d.clock.Now().Sub(outageStart) < 2*time.Minute {
+		d.clock.Advance(time.Second)
+		// Default callers, and callers asking for more than is left: all
+		// are served the still-valid token without reaching the provider.
+		for _, minValid := range []time.Duration{0, 19 * time.Minute} {
+			if _, err := c.Token(ctx, client.TokenOptions{MinValid: minValid}); err != nil {
+				t.Fatalf("token (min_valid %s) during the outage at +%s: %v", minValid, d.clock.Now().Sub(outageStart), err)
+			}
+		}
+		if n := proxy.Count(tokenPath); n != last {
+			if n != last+1 {
+				t.Fatalf("%d requests at once", n-last)
+			}
+			last = n
+			attempts = append(attempts, d.clock.Now())
+		}
+	}
+	// Backoff of 1 s, 2 s, 4 s ... (each jittered to 50-100%) fits 6 to 9
+	// attempts in two minutes; clients calling every second add none.
+	t.Logf("%d provider requests in a 2-minute outage, at %v", len(attempts), offsets(attempts))
+	if len(attempts) < 6 || len(attempts) > 9 {
+		t.Errorf("%d provider requests in a 2-minute outage, want 6-9", len(attempts))
+	}
+	for i := 2; i < len(attempts); i++ {
+		prev, cur := attempts[i-1].Sub(attempts[i-2]), attempts[i].Sub(attempts[i-1])
+		if cur < prev/2-time.Second {
+			t.Errorf("retry interval shrank: %v then %v", prev, cur)
+		}
+	}
+	st := profileStatus(t, c)
+	if st.GetFailures() == 0 || !strings.Contains(st.GetLastError(), "503") || st.GetNextRefresh() == nil {
+		t.Errorf("status during the outage: %v", st)
+	}
+
+	proxy.Set(idptest.Fault{})
+	d.clock.Advance(st.GetNextRefresh().AsTime().Sub(d.clock.Now()) + time.Second)
+	st = profileStatus(t, c)
+	if st.GetFailures() != 0 || st.GetState() != "valid" {
+		t.Errorf("status after recovery: %v", st)
+	}
+}
+
+func offsets(ts []time.Time) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Sub(ts[0]).Round(time.Second).String())
+	}
+	return out
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	d, proxy := newProxiedDaemon(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	start := proxy.Count(tokenPath)
+	proxy.Set(idptest.Fault{Status: 429, RetryAfter: "120"})
+	for proxy.Count(tokenPath) == start {
+		d.clock.Advance(time.Second)
+	}
+	failedAt := d.clock.Now()
+	for d.clock.Now().Sub(failedAt) < 119*time.Second {
+		d.clock.Advance(time.Second)
+		if proxy.Count(tokenPath) != start+1 {
+			t.Fatalf("retried %s after a Retry-After of 120 s", d.clock.Now().Sub(failedAt))
+		}
+	}
+	d.clock.Advance(3 * time.Second)
+	if proxy.Count(tokenPath) != start+2 {
+		t.Errorf("no retry once Retry-After passed")
+	}
+}
+
+func TestInvalidGrantNeedsOneLogin(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, "file", idptest.Options{}, "")
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	d.idp.RevokeAllRefreshTokens()
+	d.clock.Sleep(time.Hour)
+	d.idp.ResetCounts()
+	var wg sync.WaitGroup
+	var required atomic.Int32
+	for range 20 {
+		wg.Go(func() {
+			if _, err := c.Token(ctx, client.TokenOptions{}); errors.Is(err, client.ErrLoginRequired) {
+				required.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if required.Load() != 20 {
+		t.Errorf("%d of 20 callers were told to log in", required.Load())
+	}
+	if n := d.idp.Count("token:refresh_token"); n != 1 {
+		t.Errorf("%d refresh attempts with a revoked grant, want 1", n)
+	}
+	if st := profileStatus(t, c); st.GetState() != "needs_login" || st.GetHasRefreshToken() {
+		t.Errorf("status %v, want needs_login", st)
+	}
+	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) || d.idp.Count("token:refresh_token") != 1 {
+		t.Errorf("a later call tried the dead grant again: %v", err)
+	}
+	d.login(ctx, c)
+	if st := profileStatus(t, c); st.GetState() != "valid" {
+		t.Errorf("status after the new login: %v", st)
+	}
+}
+
+func TestHungProviderTimesOut(t *testing.T) {
+	t.Parallel()
+	d, proxy := newProxiedDaemon(t, idptest.Options{})
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	proxy.Set(idptest.Fault{Hang: true})
+	d.clock.Sleep(time.Hour)
+	_, err := c.Token(ctx, client.TokenOptions{})
+	if !errors.Is(err, client.ErrProviderUnavailable) {
+		t.Errorf("hung provider: %v, want ErrProviderUnavailable", err)
+	}
+}
+
+func TestDownScopedTokens(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, "file", idptest.Options{}, "")
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	full, err := c.Token(ctx, client.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.idp.ResetCounts()
+	var wg sync.WaitGroup
+	tokens := make([]*client.Token, 50)
+	for i := range tokens {
+		wg.Go(func() {
+			tok, err := c.Token(ctx, client.TokenOptions{Scopes: []string{"openid", "email"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			tokens[i] = tok
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if n := d.idp.Count("token:refresh_token"); n != 1 {
+		t.Errorf("%d refreshes to mint one down-scoped token for 50 callers, want 1", n)
+	}
+	down := tokens[0]
+	if down.AccessToken == full.AccessToken || strings.Join(down.Scopes, " ") != "openid email" {
+		t.Errorf("down-scoped token: same=%v scopes=%v", down.AccessToken == full.AccessToken, down.Scopes)
+	}
+	for _, tok := range tokens {
+		if tok.AccessToken != down.AccessToken {
+			t.Fatal("callers got different down-scoped tokens")
+		}
+	}
+	// The session's own token is untouched, and the rotated refresh token
+	// was kept: the session survives a restart.
+	if again, err := c.Token(ctx, client.TokenOptions{}); err != nil || again.AccessToken != full.AccessToken {
+		t.Errorf("session token after minting: %v", err)
+	}
+	d.restart()
+	d.clock.Sleep(time.Hour)
+	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
+		t.Errorf("refresh after minting and restart: %v", err)
+	}
+}
+
+// failingStore fails Put on command, as a keyring that locks mid-session.
+type failingStore struct {
+	broker.Store
+	fail atomic.Bool
+}
+
+func (f *failingStore) Put(ctx context.Context, key string, rec *store.Record) error {
+	if f.fail.Load() {
+		return fmt.Errorf("put %s: %w", key, store.ErrLocked)
+	}
+	return f.Store.Put(ctx, key, rec)
+}
+
+func TestRotatedTokenSurvivesAFailedWrite(t *testing.T) {
+	t.Parallel()
+	idp := idptest.New(t, idptest.Options{})
+	k, err := store.Open(store.Options{Backend: "file", FileDir: filepath.Join(t.TempDir(), "keyring"), Passphrase: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &failingStore{Store: k}
+	d := newDaemonOn(t, "file", idp, "", fs)
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+
+	fs.fail.Store(true)
+	d.clock.Sleep(time.Hour)
+	_, err = c.Token(ctx, client.TokenOptions{})
+	if !errors.Is(err, client.ErrKeyring) {
+		t.Fatalf("refresh with a failing keyring: %v, want ErrKeyring", err)
+	}
+	if st := profileStatus(t, c); !strings.Contains(st.GetLastError(), "save to keyring") {
+		t.Errorf("status does not show the failed write: %v", st)
+	}
+	// The rotated refresh token lives on in memory: the next call works, and
+	// once the keyring is back, the next refresh is saved.
+	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
+		t.Fatalf("token after the failed write: %v", err)
+	}
+	fs.fail.Store(false)
+	d.clock.Sleep(time.Hour)
+	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d.restart()
+	d.clock.Sleep(time.Hour)
+	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
+		t.Errorf("session lost after the keyring recovered: %v", err)
+	}
+}
