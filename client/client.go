@@ -271,8 +271,10 @@ func (c *Client) wrap(err error) error {
 	case codes.Unavailable:
 		return &Error{Reason: "DAEMON_UNREACHABLE", kind: ErrDaemonUnreachable,
 			Message: fmt.Sprintf("cannot reach authd at %s (is it running? start it with 'authd run' or 'authd start')", c.path)}
-	case codes.Canceled, codes.DeadlineExceeded:
-		return fmt.Errorf("%s", st.Message())
+	case codes.Canceled:
+		return fmt.Errorf("%s: %w", st.Message(), context.Canceled)
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("%s: %w", st.Message(), context.DeadlineExceeded)
 	}
 	return &Error{Reason: st.Code().String(), Message: st.Message()}
 }

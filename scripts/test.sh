@@ -14,10 +14,13 @@ echo "== go vet"
 go vet ./...
 
 echo "== generated code"
+before=$(mktemp -d)
+trap 'rm -rf "$before"' EXIT
+cp -r proto "$before/"
 scripts/gen.sh
-if [ -d .git ] && ! git diff --quiet -- proto/; then
-	git --no-pager diff --stat -- proto/
-	echo "proto/: the committed generated code is stale: run scripts/gen.sh and commit it" >&2
+if ! diff -r "$before/proto" proto >/dev/null; then
+	diff -r "$before/proto" proto | head -20
+	echo "proto/: the generated code did not match broker.proto; scripts/gen.sh has regenerated it: commit it" >&2
 	exit 1
 fi
 

@@ -160,8 +160,9 @@ func (d *daemon) reload() {
 }
 
 func (d *daemon) Stop(service.Service) error {
-	d.cancel()
-	err := <-d.done
+	// Ending the logins first lets their clients hear why, and the server
+	// stop without waiting for a browser.
 	d.broker.Close()
-	return err
+	d.cancel()
+	return <-d.done
 }

@@ -70,7 +70,7 @@ type Broker struct {
 	opts   Options
 	log    *slog.Logger
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
@@ -91,7 +91,7 @@ func New(opts Options) *Broker {
 	if opts.Clock == nil {
 		opts.Clock = wallClock{}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	b := &Broker{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sessions: map[string]*Session{}}
 	b.Reload()
 	return b
@@ -228,9 +228,13 @@ func (b *Broker) Profiles() []string {
 	return names
 }
 
-// Close stops every session's background work and waits for it.
+// ErrShutdown ends the logins in flight when the daemon stops.
+var ErrShutdown = errors.New("authd is shutting down")
+
+// Close stops every session's background work, logins included, and waits
+// for it.
 func (b *Broker) Close() {
-	b.cancel()
+	b.cancel(ErrShutdown)
 	b.mu.Lock()
 	for _, s := range b.sessions {
 		s.close()

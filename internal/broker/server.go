@@ -26,10 +26,15 @@ import (
 // ErrorDomain is the ErrorInfo domain of every error the broker returns.
 const ErrorDomain = "authd.dev"
 
-// Serve answers the Broker API on ln until ln is closed or ctx ends.
+// Serve answers the Broker API on ln until ln is closed or ctx ends. When
+// ctx ends, calls in flight get a few seconds to finish.
 func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 	srv := b.NewServer()
-	stop := context.AfterFunc(ctx, srv.GracefulStop)
+	stop := context.AfterFunc(ctx, func() {
+		timer := time.AfterFunc(5*time.Second, srv.Stop)
+		defer timer.Stop()
+		srv.GracefulStop()
+	})
 	defer stop()
 	return srv.Serve(ln)
 }

@@ -28,7 +28,11 @@ type Options struct {
 	AccessTokenLifetime  time.Duration // default 5m
 	IDTokenLifetime      time.Duration // default 1h
 	RefreshTokenLifetime time.Duration // default 24h
-	DeviceCodeLifetime   time.Duration // default 5m: the device flow's expires_in
+	// RefreshReuseGrace lets a rotated-out refresh token be redeemed again
+	// for this long after its rotation, as Okta's grace period and Auth0's
+	// reuse interval do; 0 (the default) revokes the grant on any reuse.
+	RefreshReuseGrace  time.Duration
+	DeviceCodeLifetime time.Duration // default 5m: the device flow's expires_in
 	// DevicePollInterval is the device flow's interval, sent in whole
 	// seconds; default and minimum 1s, short so tests poll quickly.
 	DevicePollInterval time.Duration
@@ -190,6 +194,7 @@ func newProvider(opts Options, ln net.Listener) (*Provider, error) {
 	store, err := newStorage(opts.Users, defaultClients(opts.IDTokenLifetime, accessTokenType), lifetimes{
 		accessToken:  opts.AccessTokenLifetime,
 		refreshToken: opts.RefreshTokenLifetime,
+		reuseGrace:   opts.RefreshReuseGrace,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start provider: %w", err)

@@ -816,3 +816,37 @@ func TestCloseStopsServing(t *testing.T) {
 		t.Error("provider still answers after Close")
 	}
 }
+
+func TestRefreshReuseGrace(t *testing.T) {
+	t.Parallel()
+	p := idptest.New(t, idptest.Options{RefreshReuseGrace: time.Minute})
+	c := newTestClient(t, p, idptest.PublicClientID, "")
+	tok, _ := c.login(t)
+	ctx := testContext(t)
+	first, err := c.refresh(ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A client that lost the answer retries with the old token: within the
+	// grace period that works, and the grant lives on.
+	again, err := c.refresh(ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("reuse within the grace period: %v", err)
+	}
+	if again.RefreshToken == first.RefreshToken {
+		t.Error("reuse returned the same refresh token")
+	}
+	if _, err := c.refresh(ctx, again.RefreshToken); err != nil {
+		t.Errorf("refresh after a reuse: %v", err)
+	}
+
+	strict := idptest.New(t, idptest.Options{RefreshReuseGrace: time.Nanosecond})
+	sc := newTestClient(t, strict, idptest.PublicClientID, "")
+	tok, _ = sc.login(t)
+	if _, err := sc.refresh(ctx, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond)
+	_, err = sc.refresh(ctx, tok.RefreshToken)
+	wantOAuthError(t, err, "invalid_grant")
+}

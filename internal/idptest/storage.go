@@ -42,6 +42,14 @@ var (
 type lifetimes struct {
 	accessToken  time.Duration
 	refreshToken time.Duration
+	reuseGrace   time.Duration
+}
+
+// rotation remembers a rotated-out refresh token.
+type rotation struct {
+	grantID string
+	at      time.Time
+	old     refreshToken // as it was, for reuse within the grace period
 }
 
 // storage is the in-memory op.Storage of a [Provider].
@@ -56,7 +64,7 @@ type storage struct {
 	codes         map[string]string // code -> auth request ID
 	accessTokens  map[string]*accessToken
 	refreshTokens map[string]*refreshToken // live tokens, by value
-	rotated       map[string]string        // rotated-out refresh token -> grant ID
+	rotated       map[string]rotation      // rotated-out refresh token -> its grant
 	deviceCodes   map[string]*deviceEntry
 	userCodes     map[string]string // user code -> device code
 }
@@ -75,7 +83,7 @@ func newStorage(users []User, clients []*client, lt lifetimes) (*storage, error)
 		codes:         make(map[string]string),
 		accessTokens:  make(map[string]*accessToken),
 		refreshTokens: make(map[string]*refreshToken),
-		rotated:       make(map[string]string),
+		rotated:       make(map[string]rotation),
 		deviceCodes:   make(map[string]*deviceEntry),
 		userCodes:     make(map[string]string),
 	}
@@ -314,14 +322,20 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, request op.Tok
 	old, ok := s.refreshTokens[currentRefreshToken]
 	if !ok {
 		// Two refreshes raced with the same token and the other one won.
-		if grantID, wasRotated := s.rotated[currentRefreshToken]; wasRotated {
-			s.revokeGrantLocked(grantID)
+		r, wasRotated := s.rotated[currentRefreshToken]
+		switch {
+		case wasRotated && s.withinGraceLocked(r):
+			old = &r.old
+		case wasRotated:
+			s.revokeGrantLocked(r.grantID)
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(errRefreshTokenReused)
+		default:
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(errRefreshTokenUnknown)
 		}
-		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(errRefreshTokenUnknown)
+	} else {
+		delete(s.refreshTokens, currentRefreshToken)
+		s.rotated[currentRefreshToken] = rotation{grantID: old.grantID, at: time.Now(), old: *old}
 	}
-	delete(s.refreshTokens, currentRefreshToken)
-	s.rotated[currentRefreshToken] = old.grantID
 
 	at := s.newAccessTokenLocked(old.clientID, old.grantID, request)
 	rt := *old
@@ -330,6 +344,20 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, request op.Tok
 	rt.accessTokenID = at.id
 	s.refreshTokens[rt.token] = &rt
 	return at.id, rt.token, at.expiry, nil
+}
+
+// withinGraceLocked reports whether a rotated-out token may still be
+// redeemed, and only while its grant is alive.
+func (s *storage) withinGraceLocked(r rotation) bool {
+	if s.lifetimes.reuseGrace <= 0 || time.Since(r.at) > s.lifetimes.reuseGrace {
+		return false
+	}
+	for _, live := range s.refreshTokens {
+		if live.grantID == r.grantID {
+			return true
+		}
+	}
+	return false
 }
 
 // revokeGrantLocked ends every refresh and access token of one grant.
@@ -360,11 +388,16 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 	defer s.mu.Unlock()
 	rt, ok := s.refreshTokens[token]
 	if !ok {
-		if grantID, wasRotated := s.rotated[token]; wasRotated {
-			s.revokeGrantLocked(grantID)
+		r, wasRotated := s.rotated[token]
+		switch {
+		case wasRotated && s.withinGraceLocked(r):
+			rt = &r.old
+		case wasRotated:
+			s.revokeGrantLocked(r.grantID)
 			return nil, errRefreshTokenReused
+		default:
+			return nil, errRefreshTokenUnknown
 		}
-		return nil, errRefreshTokenUnknown
 	}
 	if time.Now().After(rt.expiry) {
 		delete(s.refreshTokens, token)

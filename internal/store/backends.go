@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/99designs/keyring"
 )
@@ -168,6 +169,12 @@ func openBackend(opts Options, name string) (*Keyring, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	ring, err := call(ctx, k, func() (keyring.Keyring, error) { return keyring.Open(cfg) })
+	for attempt := 1; name == "keyctl" && errors.Is(err, keyring.ErrNoAvailImpl) && attempt < 3; attempt++ {
+		// Opening searches the whole user keyring, and a keyring another
+		// process is removing at that moment fails the search: try again.
+		time.Sleep(50 * time.Millisecond)
+		ring, err = call(ctx, k, func() (keyring.Keyring, error) { return keyring.Open(cfg) })
+	}
 	switch {
 	case errors.Is(err, keyring.ErrNoAvailImpl):
 		return nil, fmt.Errorf("%s: %w: %s", name, ErrUnavailable, unavailableReason(name))

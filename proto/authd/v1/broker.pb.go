@@ -291,7 +291,10 @@ type LoginRequest struct {
 	// Log in again even when the session is valid.
 	Force bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	// Use the device authorization grant instead of a browser.
-	Device        bool `protobuf:"varint,3,opt,name=device,proto3" json:"device,omitempty"`
+	Device bool `protobuf:"varint,3,opt,name=device,proto3" json:"device,omitempty"`
+	// The client cannot open a browser here (no display, an SSH session):
+	// profiles with flow "auto" use the device authorization grant.
+	NoBrowser     bool `protobuf:"varint,4,opt,name=no_browser,json=noBrowser,proto3" json:"no_browser,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -343,6 +346,13 @@ func (x *LoginRequest) GetForce() bool {
 func (x *LoginRequest) GetDevice() bool {
 	if x != nil {
 		return x.Device
+	}
+	return false
+}
+
+func (x *LoginRequest) GetNoBrowser() bool {
+	if x != nil {
+		return x.NoBrowser
 	}
 	return false
 }
@@ -978,7 +988,10 @@ type ProfileStatus struct {
 	HasRefreshToken bool                   `protobuf:"varint,9,opt,name=has_refresh_token,json=hasRefreshToken,proto3" json:"has_refresh_token,omitempty"`
 	Flow            string                 `protobuf:"bytes,10,opt,name=flow,proto3" json:"flow,omitempty"`
 	// Consecutive failed refreshes; next_refresh is then the next retry.
-	Failures      int32 `protobuf:"varint,11,opt,name=failures,proto3" json:"failures,omitempty"`
+	Failures int32 `protobuf:"varint,11,opt,name=failures,proto3" json:"failures,omitempty"`
+	// Where the token comes from: "session" (a login), "static" (a stored
+	// token), "client_credentials", or empty when there is none.
+	Source        string `protobuf:"bytes,12,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1090,6 +1103,158 @@ func (x *ProfileStatus) GetFailures() int32 {
 	return 0
 }
 
+func (x *ProfileStatus) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type SetCredentialRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Profile string                 `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Types that are valid to be assigned to Credential:
+	//
+	//	*SetCredentialRequest_AccessToken
+	//	*SetCredentialRequest_ClientSecret
+	Credential    isSetCredentialRequest_Credential `protobuf_oneof:"credential"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCredentialRequest) Reset() {
+	*x = SetCredentialRequest{}
+	mi := &file_authd_v1_broker_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCredentialRequest) ProtoMessage() {}
+
+func (x *SetCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authd_v1_broker_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCredentialRequest.ProtoReflect.Descriptor instead.
+func (*SetCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SetCredentialRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *SetCredentialRequest) GetCredential() isSetCredentialRequest_Credential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+func (x *SetCredentialRequest) GetAccessToken() string {
+	if x != nil {
+		if x, ok := x.Credential.(*SetCredentialRequest_AccessToken); ok {
+			return x.AccessToken
+		}
+	}
+	return ""
+}
+
+func (x *SetCredentialRequest) GetClientSecret() string {
+	if x != nil {
+		if x, ok := x.Credential.(*SetCredentialRequest_ClientSecret); ok {
+			return x.ClientSecret
+		}
+	}
+	return ""
+}
+
+type isSetCredentialRequest_Credential interface {
+	isSetCredentialRequest_Credential()
+}
+
+type SetCredentialRequest_AccessToken struct {
+	// A static access token (an API key, a CI token); its expiry is read
+	// from it when it is a JWT.
+	AccessToken string `protobuf:"bytes,2,opt,name=access_token,json=accessToken,proto3,oneof"`
+}
+
+type SetCredentialRequest_ClientSecret struct {
+	// The client secret of a client_credentials profile.
+	ClientSecret string `protobuf:"bytes,3,opt,name=client_secret,json=clientSecret,proto3,oneof"`
+}
+
+func (*SetCredentialRequest_AccessToken) isSetCredentialRequest_Credential() {}
+
+func (*SetCredentialRequest_ClientSecret) isSetCredentialRequest_Credential() {}
+
+type SetCredentialResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Profile       string                 `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	Expiry        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expiry,proto3" json:"expiry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCredentialResponse) Reset() {
+	*x = SetCredentialResponse{}
+	mi := &file_authd_v1_broker_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCredentialResponse) ProtoMessage() {}
+
+func (x *SetCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authd_v1_broker_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCredentialResponse.ProtoReflect.Descriptor instead.
+func (*SetCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SetCredentialResponse) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *SetCredentialResponse) GetExpiry() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expiry
+	}
+	return nil
+}
+
 var File_authd_v1_broker_proto protoreflect.FileDescriptor
 
 const file_authd_v1_broker_proto_rawDesc = "" +
@@ -1110,11 +1275,13 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x06expiry\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry\x12\x16\n" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12\x19\n" +
 	"\bid_token\x18\x05 \x01(\tR\aidToken\x12\x18\n" +
-	"\aprofile\x18\x06 \x01(\tR\aprofile\"V\n" +
+	"\aprofile\x18\x06 \x01(\tR\aprofile\"u\n" +
 	"\fLoginRequest\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\x12\x16\n" +
-	"\x06device\x18\x03 \x01(\bR\x06device\"\xff\x01\n" +
+	"\x06device\x18\x03 \x01(\bR\x06device\x12\x1d\n" +
+	"\n" +
+	"no_browser\x18\x04 \x01(\bR\tnoBrowser\"\xff\x01\n" +
 	"\n" +
 	"LoginEvent\x12.\n" +
 	"\bopen_url\x18\x01 \x01(\v2\x11.authd.v1.OpenURLH\x00R\aopenUrl\x127\n" +
@@ -1155,7 +1322,7 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x0fkeyring_backend\x18\x03 \x01(\tR\x0ekeyringBackend\x12'\n" +
 	"\x0fdefault_profile\x18\x04 \x01(\tR\x0edefaultProfile\x123\n" +
 	"\bprofiles\x18\x05 \x03(\v2\x17.authd.v1.ProfileStatusR\bprofiles\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\x98\x03\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\xb0\x03\n" +
 	"\rProfileStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x14\n" +
@@ -1169,7 +1336,17 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x11has_refresh_token\x18\t \x01(\bR\x0fhasRefreshToken\x12\x12\n" +
 	"\x04flow\x18\n" +
 	" \x01(\tR\x04flow\x12\x1a\n" +
-	"\bfailures\x18\v \x01(\x05R\bfailures*\xfd\x01\n" +
+	"\bfailures\x18\v \x01(\x05R\bfailures\x12\x16\n" +
+	"\x06source\x18\f \x01(\tR\x06source\"\x8a\x01\n" +
+	"\x14SetCredentialRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12#\n" +
+	"\faccess_token\x18\x02 \x01(\tH\x00R\vaccessToken\x12%\n" +
+	"\rclient_secret\x18\x03 \x01(\tH\x00R\fclientSecretB\f\n" +
+	"\n" +
+	"credential\"e\n" +
+	"\x15SetCredentialResponse\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x122\n" +
+	"\x06expiry\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry*\xfd\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eLOGIN_REQUIRED\x10\x01\x12\x15\n" +
@@ -1182,12 +1359,13 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\rLOGIN_TIMEOUT\x10\b\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\t\x12\x15\n" +
 	"\x11PERMISSION_DENIED\x10\n" +
-	"2\xf3\x01\n" +
+	"2\xc5\x02\n" +
 	"\x06Broker\x126\n" +
 	"\bGetToken\x12\x19.authd.v1.GetTokenRequest\x1a\x0f.authd.v1.Token\x127\n" +
 	"\x05Login\x12\x16.authd.v1.LoginRequest\x1a\x14.authd.v1.LoginEvent0\x01\x12;\n" +
 	"\x06Logout\x12\x17.authd.v1.LogoutRequest\x1a\x18.authd.v1.LogoutResponse\x12;\n" +
-	"\x06Status\x12\x17.authd.v1.StatusRequest\x1a\x18.authd.v1.StatusResponseB(Z&authd.dev/authd/proto/authd/v1;authdv1b\x06proto3"
+	"\x06Status\x12\x17.authd.v1.StatusRequest\x1a\x18.authd.v1.StatusResponse\x12P\n" +
+	"\rSetCredential\x12\x1e.authd.v1.SetCredentialRequest\x1a\x1f.authd.v1.SetCredentialResponseB(Z&authd.dev/authd/proto/authd/v1;authdv1b\x06proto3"
 
 var (
 	file_authd_v1_broker_proto_rawDescOnce sync.Once
@@ -1202,7 +1380,7 @@ func file_authd_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_authd_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_authd_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_authd_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_authd_v1_broker_proto_goTypes = []any{
 	(ErrorReason)(0),              // 0: authd.v1.ErrorReason
 	(*GetTokenRequest)(nil),       // 1: authd.v1.GetTokenRequest
@@ -1219,36 +1397,41 @@ var file_authd_v1_broker_proto_goTypes = []any{
 	(*StatusRequest)(nil),         // 12: authd.v1.StatusRequest
 	(*StatusResponse)(nil),        // 13: authd.v1.StatusResponse
 	(*ProfileStatus)(nil),         // 14: authd.v1.ProfileStatus
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*SetCredentialRequest)(nil),  // 15: authd.v1.SetCredentialRequest
+	(*SetCredentialResponse)(nil), // 16: authd.v1.SetCredentialResponse
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_authd_v1_broker_proto_depIdxs = []int32{
-	15, // 0: authd.v1.GetTokenRequest.min_valid:type_name -> google.protobuf.Duration
-	16, // 1: authd.v1.Token.expiry:type_name -> google.protobuf.Timestamp
+	17, // 0: authd.v1.GetTokenRequest.min_valid:type_name -> google.protobuf.Duration
+	18, // 1: authd.v1.Token.expiry:type_name -> google.protobuf.Timestamp
 	5,  // 2: authd.v1.LoginEvent.open_url:type_name -> authd.v1.OpenURL
 	6,  // 3: authd.v1.LoginEvent.device_code:type_name -> authd.v1.DeviceCode
 	7,  // 4: authd.v1.LoginEvent.waiting:type_name -> authd.v1.Waiting
 	8,  // 5: authd.v1.LoginEvent.done:type_name -> authd.v1.Done
 	9,  // 6: authd.v1.LoginEvent.failed:type_name -> authd.v1.Failed
-	16, // 7: authd.v1.DeviceCode.expires:type_name -> google.protobuf.Timestamp
-	16, // 8: authd.v1.Done.expiry:type_name -> google.protobuf.Timestamp
+	18, // 7: authd.v1.DeviceCode.expires:type_name -> google.protobuf.Timestamp
+	18, // 8: authd.v1.Done.expiry:type_name -> google.protobuf.Timestamp
 	14, // 9: authd.v1.StatusResponse.profiles:type_name -> authd.v1.ProfileStatus
-	16, // 10: authd.v1.ProfileStatus.expiry:type_name -> google.protobuf.Timestamp
-	16, // 11: authd.v1.ProfileStatus.last_refresh:type_name -> google.protobuf.Timestamp
-	16, // 12: authd.v1.ProfileStatus.next_refresh:type_name -> google.protobuf.Timestamp
-	1,  // 13: authd.v1.Broker.GetToken:input_type -> authd.v1.GetTokenRequest
-	3,  // 14: authd.v1.Broker.Login:input_type -> authd.v1.LoginRequest
-	10, // 15: authd.v1.Broker.Logout:input_type -> authd.v1.LogoutRequest
-	12, // 16: authd.v1.Broker.Status:input_type -> authd.v1.StatusRequest
-	2,  // 17: authd.v1.Broker.GetToken:output_type -> authd.v1.Token
-	4,  // 18: authd.v1.Broker.Login:output_type -> authd.v1.LoginEvent
-	11, // 19: authd.v1.Broker.Logout:output_type -> authd.v1.LogoutResponse
-	13, // 20: authd.v1.Broker.Status:output_type -> authd.v1.StatusResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	18, // 10: authd.v1.ProfileStatus.expiry:type_name -> google.protobuf.Timestamp
+	18, // 11: authd.v1.ProfileStatus.last_refresh:type_name -> google.protobuf.Timestamp
+	18, // 12: authd.v1.ProfileStatus.next_refresh:type_name -> google.protobuf.Timestamp
+	18, // 13: authd.v1.SetCredentialResponse.expiry:type_name -> google.protobuf.Timestamp
+	1,  // 14: authd.v1.Broker.GetToken:input_type -> authd.v1.GetTokenRequest
+	3,  // 15: authd.v1.Broker.Login:input_type -> authd.v1.LoginRequest
+	10, // 16: authd.v1.Broker.Logout:input_type -> authd.v1.LogoutRequest
+	12, // 17: authd.v1.Broker.Status:input_type -> authd.v1.StatusRequest
+	15, // 18: authd.v1.Broker.SetCredential:input_type -> authd.v1.SetCredentialRequest
+	2,  // 19: authd.v1.Broker.GetToken:output_type -> authd.v1.Token
+	4,  // 20: authd.v1.Broker.Login:output_type -> authd.v1.LoginEvent
+	11, // 21: authd.v1.Broker.Logout:output_type -> authd.v1.LogoutResponse
+	13, // 22: authd.v1.Broker.Status:output_type -> authd.v1.StatusResponse
+	16, // 23: authd.v1.Broker.SetCredential:output_type -> authd.v1.SetCredentialResponse
+	19, // [19:24] is the sub-list for method output_type
+	14, // [14:19] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_authd_v1_broker_proto_init() }
@@ -1263,13 +1446,17 @@ func file_authd_v1_broker_proto_init() {
 		(*LoginEvent_Done)(nil),
 		(*LoginEvent_Failed)(nil),
 	}
+	file_authd_v1_broker_proto_msgTypes[14].OneofWrappers = []any{
+		(*SetCredentialRequest_AccessToken)(nil),
+		(*SetCredentialRequest_ClientSecret)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authd_v1_broker_proto_rawDesc), len(file_authd_v1_broker_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,10 +25,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Broker_GetToken_FullMethodName = "/authd.v1.Broker/GetToken"
-	Broker_Login_FullMethodName    = "/authd.v1.Broker/Login"
-	Broker_Logout_FullMethodName   = "/authd.v1.Broker/Logout"
-	Broker_Status_FullMethodName   = "/authd.v1.Broker/Status"
+	Broker_GetToken_FullMethodName      = "/authd.v1.Broker/GetToken"
+	Broker_Login_FullMethodName         = "/authd.v1.Broker/Login"
+	Broker_Logout_FullMethodName        = "/authd.v1.Broker/Logout"
+	Broker_Status_FullMethodName        = "/authd.v1.Broker/Status"
+	Broker_SetCredential_FullMethodName = "/authd.v1.Broker/SetCredential"
 )
 
 // BrokerClient is the client API for Broker service.
@@ -43,6 +44,9 @@ type BrokerClient interface {
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
 	// Status describes the daemon and every configured profile.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	// SetCredential stores a credential the user hands over: a static access
+	// token, or the client secret of a client_credentials profile.
+	SetCredential(ctx context.Context, in *SetCredentialRequest, opts ...grpc.CallOption) (*SetCredentialResponse, error)
 }
 
 type brokerClient struct {
@@ -102,6 +106,16 @@ func (c *brokerClient) Status(ctx context.Context, in *StatusRequest, opts ...gr
 	return out, nil
 }
 
+func (c *brokerClient) SetCredential(ctx context.Context, in *SetCredentialRequest, opts ...grpc.CallOption) (*SetCredentialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetCredentialResponse)
+	err := c.cc.Invoke(ctx, Broker_SetCredential_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrokerServer is the server API for Broker service.
 // All implementations must embed UnimplementedBrokerServer
 // for forward compatibility.
@@ -114,6 +128,9 @@ type BrokerServer interface {
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
 	// Status describes the daemon and every configured profile.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	// SetCredential stores a credential the user hands over: a static access
+	// token, or the client secret of a client_credentials profile.
+	SetCredential(context.Context, *SetCredentialRequest) (*SetCredentialResponse, error)
 	mustEmbedUnimplementedBrokerServer()
 }
 
@@ -135,6 +152,9 @@ func (UnimplementedBrokerServer) Logout(context.Context, *LogoutRequest) (*Logou
 }
 func (UnimplementedBrokerServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedBrokerServer) SetCredential(context.Context, *SetCredentialRequest) (*SetCredentialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetCredential not implemented")
 }
 func (UnimplementedBrokerServer) mustEmbedUnimplementedBrokerServer() {}
 func (UnimplementedBrokerServer) testEmbeddedByValue()                {}
@@ -222,6 +242,24 @@ func _Broker_Status_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Broker_SetCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetCredentialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokerServer).SetCredential(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Broker_SetCredential_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokerServer).SetCredential(ctx, req.(*SetCredentialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Broker_ServiceDesc is the grpc.ServiceDesc for Broker service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -240,6 +278,10 @@ var Broker_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _Broker_Status_Handler,
+		},
+		{
+			MethodName: "SetCredential",
+			Handler:    _Broker_SetCredential_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
