@@ -173,8 +173,9 @@ func (c *Client) Token(ctx context.Context, o TokenOptions) (*Token, error) {
 // LoginOptions say how to log in.
 type LoginOptions struct {
 	Profile string
-	Force   bool // log in again even when logged in
-	Device  bool // use the device authorization grant
+	Force     bool // log in again even when logged in
+	Device    bool // use the device authorization grant
+	NoBrowser bool // no browser can be opened here: "auto" profiles use the device grant
 }
 
 // LoginEvent is one step of a login; exactly one field is set.
@@ -203,7 +204,7 @@ type Done struct {
 // Login starts or joins a login and calls on for each step until it ends.
 // It returns nil after the Done event, or the login's error.
 func (c *Client) Login(ctx context.Context, o LoginOptions, on func(LoginEvent)) error {
-	stream, err := c.broker.Login(ctx, &pb.LoginRequest{Profile: o.Profile, Force: o.Force, Device: o.Device})
+	stream, err := c.broker.Login(ctx, &pb.LoginRequest{Profile: o.Profile, Force: o.Force, Device: o.Device, NoBrowser: o.NoBrowser})
 	if err != nil {
 		return c.wrap(err)
 	}
@@ -245,6 +246,29 @@ func (c *Client) Logout(ctx context.Context, profile string, all bool) ([]string
 		return resp.GetProfiles(), c.wrap(err)
 	}
 	return resp.GetProfiles(), nil
+}
+
+// SetToken stores a static access token (an API key, a CI token) for a
+// profile. It returns the token's expiry when it is a JWT that has one.
+func (c *Client) SetToken(ctx context.Context, profile, token string) (time.Time, error) {
+	return c.setCredential(ctx, &pb.SetCredentialRequest{Profile: profile, Credential: &pb.SetCredentialRequest_AccessToken{AccessToken: token}})
+}
+
+// SetClientSecret stores the client secret of a client_credentials profile,
+// once the provider has accepted it. It returns the first token's expiry.
+func (c *Client) SetClientSecret(ctx context.Context, profile, secret string) (time.Time, error) {
+	return c.setCredential(ctx, &pb.SetCredentialRequest{Profile: profile, Credential: &pb.SetCredentialRequest_ClientSecret{ClientSecret: secret}})
+}
+
+func (c *Client) setCredential(ctx context.Context, req *pb.SetCredentialRequest) (time.Time, error) {
+	resp, err := c.broker.SetCredential(ctx, req)
+	if err != nil {
+		return time.Time{}, c.wrap(err)
+	}
+	if resp.GetExpiry() == nil {
+		return time.Time{}, nil
+	}
+	return resp.GetExpiry().AsTime(), nil
 }
 
 // Status describes the daemon and its profiles.

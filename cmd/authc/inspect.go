@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/jwt"
 )
 
 // runInspect decodes a JWT for display. It verifies nothing: access tokens
@@ -43,7 +40,7 @@ func runInspect(ctx context.Context, args []string) error {
 	default:
 		return usageError{"inspect takes at most one token"}
 	}
-	header, claims, err := decodeJWT(raw)
+	header, claims, err := jwt.Decode(raw)
 	if err != nil {
 		return err
 	}
@@ -66,25 +63,3 @@ func runInspect(ctx context.Context, args []string) error {
 	return enc.Encode(out)
 }
 
-func decodeJWT(raw string) (header, claims json.RawMessage, err error) {
-	parts := strings.Split(strings.TrimSpace(raw), ".")
-	if len(parts) != 3 {
-		return nil, nil, fmt.Errorf("not a JWT (an opaque token has nothing to inspect)")
-	}
-	dec := func(s string) (json.RawMessage, error) {
-		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil {
-			return nil, fmt.Errorf("not a JWT: %w", err)
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, b); err != nil {
-			return nil, fmt.Errorf("not a JWT: %w", err)
-		}
-		return buf.Bytes(), nil
-	}
-	if header, err = dec(parts[0]); err != nil {
-		return nil, nil, err
-	}
-	claims, err = dec(parts[1])
-	return header, claims, err
-}

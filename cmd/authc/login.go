@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +10,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/mdp/qrterminal/v3"
+	"golang.org/x/term"
 
 	"authd.dev/authd/client"
 )
@@ -18,18 +23,81 @@ func runLogin(ctx context.Context, args []string) error {
 	noBrowser := fs.Bool("no-browser", false, "print the URL instead of opening a browser")
 	device := fs.Bool("device", false, "use the device code flow (for machines without a browser)")
 	force := fs.Bool("force", false, "log in again even when already logged in")
+	withToken := fs.Bool("with-token", false, "store the access token read from stdin (an API key, a CI token) for the profile")
+	secretStdin := fs.Bool("client-secret-stdin", false, "store the client secret read from stdin for a client_credentials profile")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
+	if *withToken && *secretStdin {
+		return usageError{"--with-token and --client-secret-stdin exclude each other"}
+	}
 	c, err := dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	return login(ctx, c, client.LoginOptions{Profile: *profile, Force: *force, Device: *device}, loginUI{noBrowser: *noBrowser})
+	if *withToken || *secretStdin {
+		return storeCredential(ctx, c, *profile, *withToken)
+	}
+	ui := loginUI{noBrowser: *noBrowser || !canOpenBrowser()}
+	return login(ctx, c, client.LoginOptions{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}, ui)
+}
+
+// storeCredential hands the daemon a token or client secret read from stdin,
+// so that it never appears on a command line or in the config file.
+func storeCredential(ctx context.Context, c *client.Client, profile string, isToken bool) error {
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		what := "client secret"
+		if isToken {
+			what = "token"
+		}
+		fmt.Fprintf(os.Stderr, "Paste the %s, then press Enter and Ctrl-D:\n", what)
+	}
+	data, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
+	if err != nil {
+		return fmt.Errorf("read stdin: %w", err)
+	}
+	value := strings.TrimSpace(string(data))
+	if value == "" {
+		return usageError{"nothing on stdin"}
+	}
+	var expiry time.Time
+	if isToken {
+		expiry, err = c.SetToken(ctx, profile, value)
+	} else {
+		expiry, err = c.SetClientSecret(ctx, profile, value)
+	}
+	if err != nil {
+		return err
+	}
+	msg := "Stored the token"
+	if !isToken {
+		msg = "Stored the client secret; the provider accepted it"
+	}
+	if !expiry.IsZero() {
+		msg += fmt.Sprintf(" (token valid until %s)", expiry.Local().Format(time.DateTime))
+	}
+	fmt.Fprintln(os.Stderr, msg+".")
+	return nil
+}
+
+// canOpenBrowser guesses whether a browser can be opened for the user here:
+// not over SSH, nor on a Unix without a display, unless $BROWSER says how.
+func canOpenBrowser() bool {
+	if os.Getenv("BROWSER") != "" {
+		return true
+	}
+	if os.Getenv("SSH_CONNECTION") != "" || os.Getenv("SSH_TTY") != "" {
+		return false
+	}
+	switch runtime.GOOS {
+	case "darwin", "windows":
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
 // loginUI tells the user, on stderr, what a login needs from them.
@@ -49,12 +117,7 @@ func login(ctx context.Context, c *client.Client, o client.LoginOptions, ui logi
 		case ev.OpenURL != nil:
 			ui.openURL(ev.OpenURL, joined)
 		case ev.DeviceCode != nil:
-			dc := ev.DeviceCode
-			fmt.Fprintf(os.Stderr, "To log in, visit %s and enter the code %s\n", dc.VerificationURI, dc.UserCode)
-			if dc.VerificationURIComplete != "" {
-				fmt.Fprintf(os.Stderr, "or open %s\n", dc.VerificationURIComplete)
-			}
-			fmt.Fprintln(os.Stderr, "Waiting for approval... (Ctrl-C stops waiting)")
+			showDeviceCode(ev.DeviceCode)
 		case ev.Done != nil:
 			msg := "Logged in"
 			if ev.Done.Account != "" {
@@ -66,6 +129,27 @@ func login(ctx context.Context, c *client.Client, o client.LoginOptions, ui logi
 			fmt.Fprintln(os.Stderr, msg+".")
 		}
 	})
+}
+
+// showDeviceCode tells the user how to approve a device login, with a QR
+// code of the complete URI for a phone when stderr is a terminal.
+func showDeviceCode(dc *client.DeviceCode) {
+	fmt.Fprintf(os.Stderr, "To log in, visit %s and enter the code %s\n", dc.VerificationURI, dc.UserCode)
+	if dc.VerificationURIComplete != "" {
+		fmt.Fprintf(os.Stderr, "or open %s\n", dc.VerificationURIComplete)
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			fmt.Fprintln(os.Stderr)
+			qrterminal.GenerateWithConfig(dc.VerificationURIComplete, qrterminal.Config{
+				Level: qrterminal.L, Writer: os.Stderr, HalfBlocks: true, QuietZone: 2,
+				BlackChar: qrterminal.BLACK_BLACK, WhiteBlackChar: qrterminal.WHITE_BLACK,
+				WhiteChar: qrterminal.WHITE_WHITE, BlackWhiteChar: qrterminal.BLACK_WHITE,
+			})
+		}
+	}
+	if !dc.Expires.IsZero() {
+		fmt.Fprintf(os.Stderr, "The code expires at %s. ", dc.Expires.Local().Format(time.TimeOnly))
+	}
+	fmt.Fprintln(os.Stderr, "Waiting for approval... (Ctrl-C stops waiting)")
 }
 
 func (ui loginUI) openURL(u *client.OpenURL, joined bool) {

@@ -40,7 +40,7 @@ func runStatus(ctx context.Context, args []string) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "PROFILE\tSTATE\tACCOUNT\tEXPIRES\tLAST REFRESH\tNEXT REFRESH\tLAST ERROR")
+	fmt.Fprintln(w, "PROFILE\tSTATE\tSOURCE\tACCOUNT\tEXPIRES\tLAST REFRESH\tNEXT REFRESH\tLAST ERROR")
 	for _, p := range st.GetProfiles() {
 		name := p.GetName()
 		if name == st.GetDefaultProfile() {
@@ -50,7 +50,11 @@ func runStatus(ctx context.Context, args []string) error {
 		if n := p.GetFailures(); n > 0 && next != "-" {
 			next = fmt.Sprintf("retry %s (%d failed)", next, n)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.GetState(), dash(p.GetAccount()),
+		source := dash(p.GetSource())
+		if _, from := staticToken(p.GetName()); from != "" {
+			source = "env " + from
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.GetState(), source, dash(p.GetAccount()),
 			when(p.GetExpiry()), when(p.GetLastRefresh()), next, dash(p.GetLastError()))
 	}
 	return w.Flush()

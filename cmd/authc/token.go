@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/jwt"
 )
 
 type stringList []string
@@ -42,6 +43,18 @@ func runToken(ctx context.Context, args []string) error {
 	}
 	interactive := *loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))
 
+	if tok, _ := staticToken(*profile); tok != "" && len(scopes) == 0 && *audience == "" && !*idToken {
+		st := &client.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
+		if c, ok := jwt.ReadClaims(tok); ok {
+			st.Expiry = c.Expiry
+		}
+		if *asJSON {
+			return printJSON(tokenJSON(st))
+		}
+		fmt.Println(tok)
+		return nil
+	}
+
 	c, err := dial()
 	if err != nil {
 		return err
@@ -53,7 +66,8 @@ func runToken(ctx context.Context, args []string) error {
 	}
 	tok, err := c.Token(ctx, opts)
 	if errors.Is(err, client.ErrLoginRequired) && interactive {
-		if err = login(ctx, c, client.LoginOptions{Profile: *profile}, loginUI{}); err != nil {
+		ui := loginUI{noBrowser: !canOpenBrowser()}
+		if err = login(ctx, c, client.LoginOptions{Profile: *profile, NoBrowser: ui.noBrowser}, ui); err != nil {
 			return err
 		}
 		opts.ForceRefresh = false

@@ -273,6 +273,23 @@ func (d *daemon) login(ctx context.Context, c *client.Client) *client.Done {
 	return done
 }
 
+// addProfile appends a profile to the config and reloads it.
+func (d *daemon) addProfile(name, body string) {
+	d.t.Helper()
+	f, err := os.OpenFile(d.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	_, err = fmt.Fprintf(f, "\n[profiles.%s]\n%s", name, body)
+	f.Close()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.broker.Reload(); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 func (d *daemon) keyringService() string {
 	return "authd-test-" + strings.ReplaceAll(d.t.Name(), "/", "-")
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/flow"
 	"authd.dev/authd/internal/store"
 )
@@ -14,7 +15,7 @@ import (
 // loginRun is one interactive login that any number of callers wait on.
 type loginRun struct {
 	startedBy string
-	device    bool
+	kind      string // one of the login* constants
 
 	mu     sync.Mutex
 	prompt *Prompt
@@ -47,6 +48,7 @@ func (r *loginRun) wait(ctx context.Context) error {
 type LoginRequest struct {
 	Force     bool   // log in even when the session has a working refresh token
 	Device    bool   // use the device authorization grant
+	NoBrowser bool   // the caller cannot open a browser: "auto" profiles use the device grant
 	StartedBy string // who asked, shown to those who join
 }
 
@@ -80,7 +82,7 @@ func (s *Session) Login(ctx context.Context, req LoginRequest, events LoginEvent
 			return err
 		}
 	}
-	run, joined := s.startLogin(req.Device, req.StartedBy)
+	run, joined := s.startLogin(req)
 	if joined {
 		if err := events.Joined(run.startedBy); err != nil {
 			return err
@@ -104,16 +106,13 @@ func (s *Session) Login(ctx context.Context, req LoginRequest, events LoginEvent
 // startLogin returns the login in flight, or starts one. The login runs on
 // the session's context with the profile's login timeout, not on any
 // caller's: callers that give up leave it running for the others.
-func (s *Session) startLogin(device bool, startedBy string) (run *loginRun, joined bool) {
+func (s *Session) startLogin(req LoginRequest) (run *loginRun, joined bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.login != nil {
 		return s.login, true
 	}
-	if s.profile.Flow == "device" {
-		device = true
-	}
-	run = &loginRun{startedBy: startedBy, device: device, ready: make(chan struct{}), done: make(chan struct{})}
+	run = &loginRun{startedBy: req.StartedBy, kind: s.loginKind(req), ready: make(chan struct{}), done: make(chan struct{})}
 	s.login = run
 	s.wg.Add(1)
 	go func() {
@@ -121,6 +120,26 @@ func (s *Session) startLogin(device bool, startedBy string) (run *loginRun, join
 		s.runLogin(run)
 	}()
 	return run, false
+}
+
+// The ways a login can go.
+const (
+	loginBrowser      = "browser"
+	loginDevice       = "device"
+	loginDeviceIfAny  = "device-if-offered" // no browser here: the device flow when the provider has it
+	loginClientSecret = "client_credentials"
+)
+
+func (s *Session) loginKind(req LoginRequest) string {
+	switch {
+	case s.profile.Flow == config.FlowClientCredentials:
+		return loginClientSecret
+	case req.Device || s.profile.Flow == config.FlowDevice:
+		return loginDevice
+	case req.NoBrowser && s.profile.Flow == config.FlowAuto:
+		return loginDeviceIfAny
+	}
+	return loginBrowser
 }
 
 func (s *Session) runLogin(run *loginRun) {
@@ -132,14 +151,35 @@ func (s *Session) runLogin(run *loginRun) {
 		fmt.Errorf("%w: the login was not completed within %s", ErrLoginTimeout, timeout))
 	defer cancel()
 
-	var tok *flow.Token
-	var err error
-	if run.device {
-		tok, err = s.flow.DeviceLogin(ctx, func(dc flow.DeviceCode) { run.setPrompt(Prompt{Device: &dc}) })
-	} else {
-		tok, err = s.flow.PKCELogin(ctx, func(authURL, redirectURI string) {
+	browser := func() (*flow.Token, error) {
+		return s.flow.PKCELogin(ctx, func(authURL, redirectURI string) {
 			run.setPrompt(Prompt{URL: authURL, RedirectURI: redirectURI})
 		})
+	}
+	device := func() (*flow.Token, error) {
+		return s.flow.DeviceLogin(ctx, func(dc flow.DeviceCode) { run.setPrompt(Prompt{Device: &dc}) })
+	}
+	var tok *flow.Token
+	var err error
+	switch run.kind {
+	case loginClientSecret:
+		s.mu.Lock()
+		secret := s.clientSecret(s.rec)
+		s.mu.Unlock()
+		if secret == "" {
+			err = fmt.Errorf("profile %s has no client secret: store it with 'authc login -p %s --client-secret-stdin': %w",
+				s.profile.Name, s.profile.Name, ErrLoginRequired)
+			break
+		}
+		tok, err = s.flow.ClientCredentials(ctx, secret)
+	case loginDevice:
+		tok, err = device()
+	case loginDeviceIfAny:
+		if tok, err = device(); errors.Is(err, flow.ErrNoDeviceFlow) {
+			tok, err = browser()
+		}
+	default:
+		tok, err = browser()
 	}
 	if err == nil && errors.Is(context.Cause(ctx), ErrLoginTimeout) {
 		err = context.Cause(ctx)
@@ -150,9 +190,14 @@ func (s *Session) runLogin(run *loginRun) {
 		prev := s.rec
 		s.mu.Unlock()
 		rec = s.recordOf(tok, prev)
-		if tok.RefreshToken == "" && prev != nil {
+		if tok.RefreshToken == "" {
 			// A login that granted no refresh token must not revive an old one.
 			rec.RefreshToken = ""
+		}
+		if run.kind == loginClientSecret {
+			rec.Source = store.SourceClientCredentials
+		} else {
+			rec.Source, rec.ClientSecret = store.SourceSession, ""
 		}
 		err = s.commit(ctx, rec, false)
 	}

@@ -106,6 +106,7 @@ func (s *service) Login(req *pb.LoginRequest, stream grpc.ServerStreamingServer[
 	err = sess.Login(stream.Context(), LoginRequest{
 		Force:     req.GetForce(),
 		Device:    req.GetDevice(),
+		NoBrowser: req.GetNoBrowser(),
 		StartedBy: startedBy(stream.Context()),
 	}, loginStream{stream})
 	if err != nil {
@@ -187,7 +188,7 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		st := sess.Status(ctx)
 		ps.Issuer, ps.Flow = st.Profile.Issuer, st.Profile.Flow
 		ps.State, ps.Account, ps.HasRefreshToken = string(st.State), st.Account, st.HasRefreshToken
-		ps.Failures = int32(st.Failures)
+		ps.Failures, ps.Source = int32(st.Failures), st.Source
 		ps.Expiry, ps.LastRefresh, ps.NextRefresh = stamp(st.Expiry), stamp(st.LastRefresh), stamp(st.NextRefresh)
 		if st.LastError != nil {
 			ps.LastError = st.LastError.Error()
@@ -195,6 +196,26 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		resp.Profiles = append(resp.Profiles, ps)
 	}
 	return resp, nil
+}
+
+func (s *service) SetCredential(ctx context.Context, req *pb.SetCredentialRequest) (*pb.SetCredentialResponse, error) {
+	sess, err := s.b.Session(req.GetProfile())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	var rec *store.Record
+	switch c := req.GetCredential().(type) {
+	case *pb.SetCredentialRequest_AccessToken:
+		rec, err = sess.SetStaticToken(ctx, c.AccessToken)
+	case *pb.SetCredentialRequest_ClientSecret:
+		rec, err = sess.SetClientSecret(ctx, c.ClientSecret)
+	default:
+		err = fmt.Errorf("%w: no credential given", ErrInvalidRequest)
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SetCredentialResponse{Profile: sess.profile.Name, Expiry: stamp(rec.Expiry)}, nil
 }
 
 func stamp(t time.Time) *timestamppb.Timestamp {

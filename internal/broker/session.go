@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/flow"
+	"authd.dev/authd/internal/jwt"
 	"authd.dev/authd/internal/store"
 )
 
@@ -104,6 +106,24 @@ const (
 
 func storeKey(profile string) string { return "profile:" + profile }
 
+// renewable reports whether the session can get a new access token without
+// the user: with a refresh token, or as a client with its secret.
+func (s *Session) renewable(rec *store.Record) bool {
+	if s.profile.Flow == config.FlowClientCredentials {
+		return s.clientSecret(rec) != ""
+	}
+	return rec != nil && rec.RefreshToken != ""
+}
+
+// clientSecret is a client_credentials profile's secret: from the keyring,
+// else from the config file.
+func (s *Session) clientSecret(rec *store.Record) string {
+	if rec != nil && rec.ClientSecret != "" {
+		return rec.ClientSecret
+	}
+	return s.profile.ClientSecret
+}
+
 // Token returns an access token valid for at least req.MinValid, refreshing
 // or (when req.Interactive) logging in first when needed.
 func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
@@ -132,7 +152,7 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 		if hasToken && (refreshed || loggedIn) {
 			return nil, s.lifetimeError(rec, minValid)
 		}
-		if rec != nil && rec.RefreshToken != "" && !refreshed {
+		if s.renewable(rec) && !refreshed {
 			if hasToken && s.validFor(rec.Expiry, 0) && !req.ForceRefresh && s.backingOff() {
 				// The provider is failing and the background retry is
 				// scheduled: serve what is still valid instead of piling on.
@@ -152,10 +172,14 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 				return nil, err
 			}
 		}
+		if rec != nil && rec.Source == store.SourceStatic {
+			return nil, fmt.Errorf("profile %s: the stored token expired at %s; store a new one with 'authc login --with-token': %w",
+				s.profile.Name, rec.Expiry.Local().Format(time.RFC3339), ErrLoginRequired)
+		}
 		if loggedIn || !req.Interactive {
 			return nil, fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
 		}
-		run, _ := s.startLogin(false, "a token request")
+		run, _ := s.startLogin(LoginRequest{StartedBy: "a token request"})
 		if err := run.wait(ctx); err != nil {
 			return nil, err
 		}
@@ -240,12 +264,18 @@ func (s *Session) doRefresh() error {
 		s.refreshing = false
 		s.mu.Unlock()
 	}()
-	if rec == nil || rec.RefreshToken == "" {
+	if !s.renewable(rec) {
 		return fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
 	}
 	ctx, cancel := context.WithTimeout(s.bg, s.providerTimeout())
 	defer cancel()
-	tok, err := s.flow.Refresh(ctx, flow.RefreshRequest{RefreshToken: rec.RefreshToken})
+	var tok *flow.Token
+	var err error
+	if secret := s.clientSecret(rec); s.profile.Flow == config.FlowClientCredentials {
+		tok, err = s.flow.ClientCredentials(ctx, secret)
+	} else {
+		tok, err = s.flow.Refresh(ctx, flow.RefreshRequest{RefreshToken: rec.RefreshToken})
+	}
 	if err != nil {
 		err = fmt.Errorf("refresh %s: %w", s.profile.Name, err)
 		s.mu.Lock()
@@ -264,6 +294,9 @@ func (s *Session) doRefresh() error {
 		return err
 	}
 	next := s.recordOf(tok, rec)
+	if s.profile.Flow == config.FlowClientCredentials {
+		next.Source = store.SourceClientCredentials
+	}
 	return s.commit(ctx, next, true)
 }
 
@@ -337,9 +370,11 @@ func (s *Session) recordOf(tok *flow.Token, prev *store.Record) *store.Record {
 		if rec.Account == "" {
 			rec.Account = prev.Account
 		}
+		rec.ClientSecret, rec.Source = prev.ClientSecret, prev.Source
 	}
 	if rec.Account == "" && rec.IDToken != "" {
-		rec.Account = flow.AccountFromIDToken(rec.IDToken)
+		c, _ := jwt.ReadClaims(rec.IDToken)
+		rec.Account = c.Account
 	}
 	return rec
 }
@@ -360,7 +395,7 @@ func (s *Session) scheduleLocked() {
 	}
 	s.nextRefresh = time.Time{}
 	rec := s.rec
-	if rec == nil || rec.RefreshToken == "" || rec.Expiry.IsZero() || s.bg.Err() != nil {
+	if !s.renewable(rec) || rec == nil || rec.Expiry.IsZero() || s.bg.Err() != nil {
 		return
 	}
 	now := s.clock.Now()
@@ -450,7 +485,8 @@ type Status struct {
 	NextRefresh     time.Time
 	LastError       error
 	HasRefreshToken bool
-	Failures        int // consecutive failed refreshes
+	Failures        int    // consecutive failed refreshes
+	Source          string // where the token comes from; see store.Record.Source
 }
 
 // Status reads the session's state, loading it from the keyring first.
@@ -464,6 +500,7 @@ func (s *Session) Status(ctx context.Context) Status {
 	}
 	if rec := s.rec; rec != nil {
 		st.Account, st.Expiry, st.HasRefreshToken = rec.Account, rec.Expiry, rec.RefreshToken != ""
+		st.Source = cmp.Or(rec.Source, store.SourceSession)
 	}
 	switch {
 	case s.login != nil:

@@ -154,8 +154,9 @@ type Profile struct {
 	RevocationEndpoint          string
 	// ClientID is required.
 	ClientID string
-	// ClientSecret is for confidential clients only, and required by the
-	// client_credentials flow. Never log it; see the package doc.
+	// ClientSecret is for confidential clients only. A client_credentials
+	// profile should keep its secret in the keyring instead ('authc login
+	// --client-secret-stdin'). Never log it; see the package doc.
 	ClientSecret string
 	// Scopes default to [DefaultScopes] when Issuer is set, and to none
 	// otherwise. An explicit empty list is kept.

@@ -334,8 +334,6 @@ func TestParseErrors(t *testing.T) {
 			`1: profiles.p.authorization_endpoint: required for flow "browser" when issuer is not set`},
 		{"plain device", plain + "authorization_endpoint = \"https://as.example.com/a\"\nflow = \"device\"",
 			`1: profiles.p.device_authorization_endpoint: required for flow "device" when issuer is not set`},
-		{"client_credentials without secret", work + "flow = \"client_credentials\"",
-			`1: profiles.work.client_secret: required for flow "client_credentials"`},
 
 		// URLs.
 		{"url unparsable", work + "token_endpoint = \"https://as example.com/t\"", `4: profiles.work.token_endpoint: not a valid URL: invalid character " " in host name`},

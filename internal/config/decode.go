@@ -273,9 +273,8 @@ func (d *decoder) profile(name string, t *table) *Profile {
 				`flow "auto" needs authorization_endpoint or device_authorization_endpoint when issuer is not set`)
 		}
 	}
-	if p.Flow == FlowClientCredentials && p.ClientSecret == "" {
-		d.errorf(t.child("client_secret"), `required for flow "client_credentials"`)
-	}
+	// A client_credentials profile's secret belongs in the keyring ('authc
+	// login --client-secret-stdin'); client_secret here is still accepted.
 	return p
 }
 

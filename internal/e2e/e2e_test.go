@@ -14,9 +14,12 @@
 // # What a test gets
 //
 // [newEnv] starts a provider and an `authd run` with one profile "work" on
-// an encrypted file keyring, all under t.TempDir(). [env.authc] runs the
-// client against it; [env.launches] waits for every browser the client
-// started to finish and returns what each one saw.
+// an encrypted file keyring, all under t.TempDir(); [newEnvWith] does the
+// same with provider [idptest.Options]. [env.authc] runs the client against
+// it and [env.startAuthc] starts one whose stderr a test reads as it comes
+// (login URLs, device codes); [env.launches] waits for every browser the
+// client started to finish and returns what each one saw.
+// [env.killDaemon] and [env.startDaemon] crash and restart the daemon.
 package e2e
 
 import (
@@ -28,6 +31,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,22 +130,40 @@ type env struct {
 	sock    string
 	config  string
 	out     string // the browser driver's reports
+	keyring string // the file keyring's directory
 	vars    []string
 
-	daemon *exec.Cmd
-	logs   *syncBuffer
-	exited chan struct{}
+	daemon *daemon
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// daemon is one run of authd.
+type daemon struct {
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan struct{} // closed once err is set
+	err    error         // how it exited
+	killed bool          // by killDaemon: no clean exit to check
 }
+
+// syncBuffer collects a process's output; changed is signalled (without
+// blocking) after every write, for readers waiting on a line.
+type syncBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	n, err := b.buf.Write(p)
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
+	return n, err
 }
 
 func (b *syncBuffer) String() string {
@@ -154,13 +176,23 @@ func (b *syncBuffer) String() string {
 // starts authd on it.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, idptest.Options{})
+}
+
+// keyringPassphrase is the file keyring's passphrase in every env.
+const keyringPassphrase = "e2e-passphrase"
+
+// newEnvWith is newEnv with a provider started with opts.
+func newEnvWith(t *testing.T, opts idptest.Options) *env {
+	t.Helper()
 	dir := t.TempDir()
 	e := &env{
 		t:       t,
-		idp:     idptest.New(t, idptest.Options{}),
+		idp:     idptest.New(t, opts),
 		dir:     dir,
 		runtime: filepath.Join(dir, "run"),
 		out:     filepath.Join(dir, "browser"),
+		keyring: filepath.Join(dir, "keyring"),
 	}
 	configHome := filepath.Join(dir, "config")
 	e.config = filepath.Join(configHome, "authd", "config.toml")
@@ -171,7 +203,7 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(passphrase, []byte("e2e-passphrase\n"), 0o600); err != nil {
+	if err := os.WriteFile(passphrase, []byte(keyringPassphrase+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	config := fmt.Sprintf(`default_profile = "work"
@@ -185,7 +217,7 @@ passphrase_file = %q
 issuer = %q
 client_id = %q
 login_timeout = "50s"
-`, filepath.Join(dir, "keyring"), passphrase, e.idp.Issuer(), idptest.PublicClientID)
+`, e.keyring, passphrase, e.idp.Issuer(), idptest.PublicClientID)
 	if err := os.WriteFile(e.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +236,11 @@ login_timeout = "50s"
 // environ is the process environment with e's variables and extra on top;
 // a passphrase in the caller's environment would override the config's.
 func (e *env) environ(extra ...string) []string {
-	set := append(append([]string{}, e.vars...), extra...)
-	drop := map[string]bool{"AUTHD_KEYRING_PASSPHRASE": true, "AUTHD_DRIVER_ACTION": true}
+	// Race-built binaries sleep a second before they exit unless told not
+	// to (GORACE atexit_sleep_ms, default 1000): a second per command.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	set := append(append([]string{"GORACE=" + gorace}, e.vars...), extra...)
+	drop := map[string]bool{"AUTHD_KEYRING_PASSPHRASE": true, "AUTHD_DRIVER_ACTION": true, "AUTHD_DRIVER_USER_CODE": true}
 	for _, kv := range set {
 		drop[kv[:strings.IndexByte(kv, '=')]] = true
 	}
@@ -218,52 +253,82 @@ func (e *env) environ(extra ...string) []string {
 	return append(out, set...)
 }
 
+// startDaemon starts authd and returns once it answers 'authc status'.
+// Every run is stopped with SIGTERM when the test ends, unless
+// [env.killDaemon] killed it before.
 func (e *env) startDaemon() {
 	e.t.Helper()
-	e.logs = &syncBuffer{}
-	cmd := exec.Command(filepath.Join(bin, "authd"), "run", "--config", e.config, "--socket", e.sock, "--log-level", "debug")
-	cmd.Env = e.environ()
-	cmd.Stdout, cmd.Stderr = e.logs, e.logs
-	if err := cmd.Start(); err != nil {
+	d := &daemon{logs: newSyncBuffer(), exited: make(chan struct{})}
+	d.cmd = exec.Command(filepath.Join(bin, "authd"), "run", "--config", e.config, "--socket", e.sock, "--log-level", "debug")
+	d.cmd.Env = e.environ()
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
 		e.t.Fatalf("start authd: %v", err)
 	}
-	e.daemon, e.exited = cmd, make(chan struct{})
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait(); close(e.exited) }()
-	e.t.Cleanup(func() { e.stopDaemon(waitErr) })
+	e.daemon = d
+	go func() { d.err = d.cmd.Wait(); close(d.exited) }()
+	e.t.Cleanup(func() { e.stopDaemon(d) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Dialling the socket is cheap: poll that, then ask once through authc.
+	// A socket left by a killed daemon refuses connections until the new
+	// one has replaced it.
+	var dialer net.Dialer
 	for {
-		r := e.authcCtx(ctx, nil, "status")
-		if r.code == 0 {
-			return
+		c, err := dialer.DialContext(ctx, "unix", e.sock)
+		if err == nil {
+			c.Close()
+			break
 		}
 		select {
-		case <-e.exited:
-			e.t.Fatalf("authd exited before it served:\n%s", e.logs)
+		case <-d.exited:
+			e.t.Fatalf("authd exited (%v) before it served:\n%s", d.err, d.logs)
 		case <-ctx.Done():
-			e.t.Fatalf("authd did not answer 'authc status' within 30s (last: exit %d, %s)\n%s", r.code, r.stderr, e.logs)
-		case <-time.After(50 * time.Millisecond):
+			e.t.Fatalf("authd did not listen on %s within 30s (last: %v)\n%s", e.sock, err, d.logs)
+		case <-time.After(10 * time.Millisecond):
 		}
+	}
+	if r := e.authcCtx(ctx, nil, "status"); r.code != 0 {
+		e.t.Fatalf("authc status on a fresh authd: %s\nauthd log:\n%s", r, d.logs)
+	}
+}
+
+// killDaemon kills authd with SIGKILL, as the OOM killer or a power button
+// would, and waits until it is gone.
+func (e *env) killDaemon() {
+	e.t.Helper()
+	d := e.daemon
+	d.killed = true
+	_ = d.cmd.Process.Kill()
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		e.t.Fatalf("authd still running 15s after SIGKILL")
+	}
+	if strings.Contains(d.logs.String(), "WARNING: DATA RACE") {
+		e.t.Errorf("authd reported a data race before it was killed:\n%s", d.logs)
 	}
 }
 
 // stopDaemon sends SIGTERM and expects a clean exit with no data race.
-func (e *env) stopDaemon(waitErr <-chan error) {
+func (e *env) stopDaemon(d *daemon) {
 	t := e.t
-	_ = e.daemon.Process.Signal(syscall.SIGTERM)
+	if d.killed {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("authd exited with %v after SIGTERM", err)
+	case <-d.exited:
+		if d.err != nil {
+			t.Errorf("authd exited with %v after SIGTERM", d.err)
 		}
 	case <-time.After(15 * time.Second):
-		_ = e.daemon.Process.Kill()
-		<-waitErr
+		_ = d.cmd.Process.Kill()
+		<-d.exited
 		t.Errorf("authd did not stop within 15s of SIGTERM")
 	}
-	logs := e.logs.String()
+	logs := d.logs.String()
 	if strings.Contains(logs, "WARNING: DATA RACE") {
 		t.Errorf("authd reported a data race")
 	}
@@ -305,9 +370,69 @@ func (e *env) command(ctx context.Context, extra []string, args ...string) *exec
 	return cmd
 }
 
+// running is an authc started by [env.startAuthc].
+type running struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	stdout *syncBuffer
+	stderr *syncBuffer
+	exited chan struct{} // closed once err is set
+	err    error
+}
+
+// startAuthc starts the client without waiting for it; it is killed when
+// the test ends, or after commandTimeout.
+func (e *env) startAuthc(extra []string, args ...string) *running {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	r := &running{t: e.t, cmd: e.command(ctx, extra, args...), cancel: cancel,
+		stdout: newSyncBuffer(), stderr: newSyncBuffer(), exited: make(chan struct{})}
+	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
+	if err := r.cmd.Start(); err != nil {
+		cancel()
+		e.t.Fatalf("start authc %v: %v", args, err)
+	}
+	go func() { r.err = r.cmd.Wait(); close(r.exited) }()
+	e.t.Cleanup(func() { cancel(); <-r.exited })
+	return r
+}
+
+// waitStderr waits until stderr matches re and returns the submatches, or
+// fails the test when authc exits or the command's deadline passes first.
+func (r *running) waitStderr(re *regexp.Regexp) []string {
+	r.t.Helper()
+	for {
+		if m := re.FindStringSubmatch(r.stderr.String()); m != nil {
+			return m
+		}
+		select {
+		case <-r.stderr.changed:
+		case <-r.exited:
+			if m := re.FindStringSubmatch(r.stderr.String()); m != nil {
+				return m
+			}
+			r.t.Fatalf("authc %v exited (%v) before its stderr matched %q:\n%s", r.cmd.Args[1:], r.err, re, r.stderr)
+		}
+	}
+}
+
+// wait waits for authc to exit.
+func (r *running) wait() result {
+	r.t.Helper()
+	<-r.exited
+	defer r.cancel()
+	return exitResult(r.t, r.cmd, r.err, r.stdout.String(), r.stderr.String())
+}
+
 func finish(t *testing.T, cmd *exec.Cmd, err error, stdout, stderr *bytes.Buffer) result {
 	t.Helper()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	return exitResult(t, cmd, err, stdout.String(), stderr.String())
+}
+
+func exitResult(t *testing.T, cmd *exec.Cmd, err error, stdout, stderr string) result {
+	t.Helper()
+	r := result{stdout: stdout, stderr: stderr}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -266,28 +265,6 @@ func accountOf(idt *oidc.IDToken) string {
 	}
 	_ = idt.Claims(&claims)
 	return or(or(claims.Email, claims.PreferredUsername), idt.Subject)
-}
-
-// AccountFromIDToken reads the account name from an ID token this client
-// already verified (for display only; it does not verify again).
-func AccountFromIDToken(raw string) string {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var claims struct {
-		Sub               string `json:"sub"`
-		Email             string `json:"email"`
-		PreferredUsername string `json:"preferred_username"`
-	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return ""
-	}
-	return or(or(claims.Email, claims.PreferredUsername), claims.Sub)
 }
 
 // classify turns an x/oauth2 error into a *ProviderError or ErrUnavailable.

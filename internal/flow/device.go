@@ -1,10 +1,14 @@
 package flow
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"time"
 )
+
+// ErrNoDeviceFlow means the provider offers no device authorization endpoint.
+var ErrNoDeviceFlow = errors.New("the provider offers no device authorization endpoint")
 
 // DeviceCode is what the user must do to approve a device login.
 type DeviceCode struct {
@@ -23,7 +27,7 @@ func (c *Client) DeviceLogin(ctx context.Context, show func(DeviceCode)) (*Token
 		return nil, err
 	}
 	if ep.DeviceAuthURL == "" {
-		return nil, fmt.Errorf("profile %s: the provider offers no device authorization endpoint", c.profile.Name)
+		return nil, fmt.Errorf("profile %s: %w", c.profile.Name, ErrNoDeviceFlow)
 	}
 	conf := c.oauth2Config(ep, "", c.profile.Scopes)
 	da, err := conf.DeviceAuth(c.httpContext(ctx), c.authParams()...)

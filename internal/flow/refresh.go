@@ -54,17 +54,21 @@ func (c *Client) Refresh(ctx context.Context, req RefreshRequest) (*Token, error
 // postToken makes a token request and decodes the answer the way x/oauth2 does,
 // returning *oauth2.RetrieveError for error responses.
 func (c *Client) postToken(ctx context.Context, ep *endpoints, form url.Values) (*oauth2.Token, error) {
+	return c.postTokenAs(ctx, ep, form, c.profile.ClientSecret)
+}
+
+// postTokenAs is postToken with the given client secret: public clients
+// (no secret) send their client_id in the body, confidential ones use HTTP
+// Basic authentication.
+func (c *Client) postTokenAs(ctx context.Context, ep *endpoints, form url.Values, secret string) (*oauth2.Token, error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.TokenURL, nil)
 	if err != nil {
 		return nil, err
 	}
-	if c.profile.ClientSecret == "" || ep.AuthStyle == oauth2.AuthStyleInParams {
+	if secret == "" {
 		form.Set("client_id", c.profile.ClientID)
-		if c.profile.ClientSecret != "" {
-			form.Set("client_secret", c.profile.ClientSecret)
-		}
 	} else {
-		r.SetBasicAuth(url.QueryEscape(c.profile.ClientID), url.QueryEscape(c.profile.ClientSecret))
+		r.SetBasicAuth(url.QueryEscape(c.profile.ClientID), url.QueryEscape(secret))
 	}
 	body := form.Encode()
 	r.Body = io.NopCloser(strings.NewReader(body))

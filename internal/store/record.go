@@ -21,6 +21,8 @@ type Record struct {
 	Issuer       string    `json:"issuer,omitempty"`
 	ClientID     string    `json:"client_id,omitempty"`
 	Account      string    `json:"account,omitempty"` // subject or e-mail, for display
+	Source       string    `json:"source,omitempty"`  // how the token was obtained: "session" (default), "static", "client_credentials"
+	ClientSecret string    `json:"client_secret,omitempty"`
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	AccessToken  string    `json:"access_token,omitempty"`
 	TokenType    string    `json:"token_type,omitempty"`
@@ -31,6 +33,13 @@ type Record struct {
 	RefreshAt    time.Time `json:"refresh_at,omitempty"` // the provider's hint of when to refresh, if any
 	UpdatedAt    time.Time `json:"updated_at"`
 }
+
+// The values of Record.Source.
+const (
+	SourceSession           = "session" // a user's login (the default when empty)
+	SourceStatic            = "static"  // a token the user stored as is
+	SourceClientCredentials = "client_credentials"
+)
 
 // String describes r with every token replaced by "<redacted>" (or left
 // empty when absent), so that it is safe to log.
@@ -61,6 +70,8 @@ func (r Record) String() string {
 	field("Issuer", strconv.Quote(r.Issuer))
 	field("ClientID", strconv.Quote(r.ClientID))
 	field("Account", strconv.Quote(r.Account))
+	field("Source", strconv.Quote(r.Source))
+	field("ClientSecret", secret(r.ClientSecret))
 	field("RefreshToken", secret(r.RefreshToken))
 	field("AccessToken", secret(r.AccessToken))
 	field("TokenType", strconv.Quote(r.TokenType))

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"authd.dev/authd/client"
+)
+
+func TestStaticTokenPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte("default_profile = \"work\"\n[profiles.work]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n[profiles.my-ci]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AUTHD_CONFIG", cfg)
+	for _, tt := range []struct {
+		name             string
+		env              map[string]string
+		profile          string
+		wantTok, wantVar string
+	}{
+		{"none", nil, "work", "", ""},
+		{"global", map[string]string{"AUTHD_TOKEN": "g"}, "work", "g", "AUTHD_TOKEN"},
+		{"per profile beats global", map[string]string{"AUTHD_TOKEN": "g", "AUTHD_TOKEN_MY_CI": "p"}, "my-ci", "p", "AUTHD_TOKEN_MY_CI"},
+		{"another profile's does not apply", map[string]string{"AUTHD_TOKEN_MY_CI": "p"}, "work", "", ""},
+		{"default profile from the config", map[string]string{"AUTHD_TOKEN_WORK": "w"}, "", "w", "AUTHD_TOKEN_WORK"},
+		{"blank is unset", map[string]string{"AUTHD_TOKEN": "  "}, "work", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"AUTHD_TOKEN", "AUTHD_TOKEN_MY_CI", "AUTHD_TOKEN_WORK"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			tok, from := staticToken(tt.profile)
+			if tok != tt.wantTok || from != tt.wantVar {
+				t.Errorf("staticToken(%q) = %q from %q, want %q from %q", tt.profile, tok, from, tt.wantTok, tt.wantVar)
+			}
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	daemonErr := func(kind error) error { return fmt.Errorf("call: %w", &clientError{kind}) }
+	for _, tt := range []struct {
+		err  error
+		code int
+	}{
+		{usageError{"bad flag"}, exitUsage},
+		{daemonErr(client.ErrDaemonUnreachable), exitDaemon},
+		{daemonErr(client.ErrLoginRequired), exitLoginRequired},
+		{daemonErr(client.ErrProfileNotFound), exitProfile},
+		{daemonErr(client.ErrInvalidConfig), exitProfile},
+		{daemonErr(client.ErrProviderUnavailable), exitProvider},
+		{daemonErr(client.ErrLoginFailed), exitLoginFailed},
+		{daemonErr(client.ErrKeyring), exitKeyring},
+		{daemonErr(client.ErrPermissionDenied), exitPermission},
+		{errors.New("anything else"), exitError},
+	} {
+		if code, msg := explain(tt.err); code != tt.code || msg == "" {
+			t.Errorf("explain(%v) = %d %q, want code %d", tt.err, code, msg, tt.code)
+		}
+	}
+}
+
+// clientError stands for a *client.Error of the given kind.
+type clientError struct{ kind error }
+
+func (e *clientError) Error() string { return e.kind.Error() }
+func (e *clientError) Unwrap() error { return e.kind }
