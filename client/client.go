@@ -172,7 +172,7 @@ func (c *Client) Token(ctx context.Context, o TokenOptions) (*Token, error) {
 
 // LoginOptions say how to log in.
 type LoginOptions struct {
-	Profile string
+	Profile   string
 	Force     bool // log in again even when logged in
 	Device    bool // use the device authorization grant
 	NoBrowser bool // no browser can be opened here: "auto" profiles use the device grant

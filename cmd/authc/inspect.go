@@ -62,4 +62,3 @@ func runInspect(ctx context.Context, args []string) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
-

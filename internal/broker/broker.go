@@ -73,7 +73,7 @@ type Broker struct {
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
+	mu       sync.RWMutex // guards the fields below; never held across I/O
 	cfg      *config.Config
 	cfgErr   error // why the config could not be loaded, if it could not
 	store    Store
@@ -183,6 +183,17 @@ func (b *Broker) openStore(cfg *config.Config) (Store, error) {
 
 // Session returns the session of the named profile ("" for the default).
 func (b *Broker) Session(name string) (*Session, error) {
+	b.mu.RLock()
+	if b.cfgErr == nil {
+		if name == "" {
+			name = b.cfg.DefaultProfile
+		}
+		if s := b.sessions[name]; s != nil {
+			b.mu.RUnlock()
+			return s, nil
+		}
+	}
+	b.mu.RUnlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.cfgErr != nil {

@@ -297,7 +297,12 @@ func (peerInfo) AuthType() string { return "unix-peercred" }
 
 func (c peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	uid, pid, err := socket.Peer(conn)
-	if err != nil {
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		// No peer credentials on this platform: the socket directory's
+		// mode (0700) is the only guard, as for ssh-agent.
+		uid, pid = c.uid, -1
+	case err != nil:
 		uid, pid = -1, -1
 	}
 	return conn, peerInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}, uid: uid, pid: pid}, nil

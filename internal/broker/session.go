@@ -531,6 +531,9 @@ func (s *Session) close() {
 
 // mintKey names a down-scoped or audience token; "" for the session's own.
 func (s *Session) mintKey(req TokenRequest) string {
+	if len(req.Scopes) == 0 && req.Audience == "" {
+		return "" // the hot path: no allocation
+	}
 	scopes := slices.Clone(req.Scopes)
 	slices.Sort(scopes)
 	own := slices.Clone(s.profile.Scopes)

@@ -1,8 +1,8 @@
 package flow
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -48,7 +48,8 @@ func (c *Client) DeviceLogin(ctx context.Context, show func(DeviceCode)) (*Token
 	}
 	t, err := conf.DeviceAccessToken(c.httpContext(pctx), da)
 	if err != nil {
-		if pctx.Err() != nil && ctx.Err() == nil {
+		// x/oauth2 stops polling at the code's expiry with its own deadline.
+		if ctx.Err() == nil && (pctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
 			return nil, fmt.Errorf("%w: the device code expired before it was approved", ErrLoginFailed)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrLoginFailed, classify("device token", err))
