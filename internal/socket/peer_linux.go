@@ -1,7 +1,6 @@
 package socket
 
 import (
-	"fmt"
 	"net"
 
 	"golang.org/x/sys/unix"
@@ -9,23 +8,15 @@ import (
 
 // Peer returns the uid and pid of the process at the other end of a Unix socket.
 func Peer(c net.Conn) (uid, pid int, err error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return -1, -1, fmt.Errorf("peer credentials: not a unix socket (%T)", c)
-	}
-	raw, err := uc.SyscallConn()
+	err = withFD(c, func(fd int) error {
+		cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if err == nil {
+			uid, pid = int(cred.Uid), int(cred.Pid)
+		}
+		return err
+	})
 	if err != nil {
-		return -1, -1, fmt.Errorf("peer credentials: %w", err)
+		return -1, -1, err
 	}
-	var cred *unix.Ucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return -1, -1, fmt.Errorf("peer credentials: %w", err)
-	}
-	if credErr != nil {
-		return -1, -1, fmt.Errorf("peer credentials: %w", credErr)
-	}
-	return int(cred.Uid), int(cred.Pid), nil
+	return uid, pid, nil
 }

@@ -80,3 +80,23 @@ func Dial(ctx context.Context, path string) (net.Conn, error) {
 	var d net.Dialer
 	return d.DialContext(ctx, "unix", path)
 }
+
+// withFD runs f on the file descriptor of a Unix socket connection.
+func withFD(c net.Conn, f func(fd int) error) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("peer credentials: not a unix socket (%T)", c)
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("peer credentials: %w", err)
+	}
+	var ferr error
+	if err := raw.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return fmt.Errorf("peer credentials: %w", err)
+	}
+	if ferr != nil {
+		return fmt.Errorf("peer credentials: %w", ferr)
+	}
+	return nil
+}
