@@ -173,6 +173,9 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 			}
 		}
 		if rec != nil && rec.Source == store.SourceStatic {
+			if hasToken && s.validFor(rec.Expiry, 0) {
+				return tokenOf(rec), nil // nothing can renew it: still valid is the best there is
+			}
 			return nil, fmt.Errorf("profile %s: the stored token expired at %s; store a new one with 'authc login --with-token': %w",
 				s.profile.Name, rec.Expiry.Local().Format(time.RFC3339), ErrLoginRequired)
 		}
