@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"authd.dev/authd/client"
+	"authd.dev/authd/internal/wire"
+	pb "authd.dev/authd/proto/authd/v1"
 )
 
 func TestStaticTokenPrecedence(t *testing.T) {
@@ -47,20 +48,26 @@ func TestStaticTokenPrecedence(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	daemonErr := func(kind error) error { return fmt.Errorf("call: %w", &clientError{kind}) }
+	daemonErr := func(reason string) error {
+		return fmt.Errorf("call: %w", &daemonError{reason: reason, msg: "the daemon says why"})
+	}
 	for _, tt := range []struct {
 		err  error
 		code int
 	}{
 		{usageError{"bad flag"}, exitUsage},
-		{daemonErr(client.ErrDaemonUnreachable), exitDaemon},
-		{daemonErr(client.ErrLoginRequired), exitLoginRequired},
-		{daemonErr(client.ErrProfileNotFound), exitProfile},
-		{daemonErr(client.ErrInvalidConfig), exitProfile},
-		{daemonErr(client.ErrProviderUnavailable), exitProvider},
-		{daemonErr(client.ErrLoginFailed), exitLoginFailed},
-		{daemonErr(client.ErrKeyring), exitKeyring},
-		{daemonErr(client.ErrPermissionDenied), exitPermission},
+		{daemonErr(reasonUnreachable), exitDaemon},
+		{daemonErr(wire.ReasonLoginRequired), exitLoginRequired},
+		{daemonErr(wire.ReasonProfileNotFound), exitProfile},
+		{daemonErr(wire.ReasonInvalidConfig), exitProfile},
+		{daemonErr(wire.ReasonIDPUnavailable), exitProvider},
+		{daemonErr(wire.ReasonLoginFailed), exitLoginFailed},
+		{daemonErr(wire.ReasonLoginTimeout), exitLoginFailed},
+		{daemonErr(wire.ReasonKeyringLocked), exitKeyring},
+		{daemonErr(wire.ReasonKeyringUnavailable), exitKeyring},
+		{daemonErr(wire.ReasonPermissionDenied), exitPermission},
+		{daemonErr(wire.ReasonInvalidRequest), exitUsage},
+		{daemonErr("SOMETHING_NEWER"), exitError},
 		{errors.New("anything else"), exitError},
 	} {
 		if code, msg := explain(tt.err); code != tt.code || msg == "" {
@@ -69,8 +76,14 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// clientError stands for a *client.Error of the given kind.
-type clientError struct{ kind error }
-
-func (e *clientError) Error() string { return e.kind.Error() }
-func (e *clientError) Unwrap() error { return e.kind }
+// Every reason the daemon can give has an exit code.
+func TestEveryReasonHasAnExitCode(t *testing.T) {
+	for _, r := range pb.ErrorReason_name {
+		if r == pb.ErrorReason_ERROR_REASON_UNSPECIFIED.String() {
+			continue
+		}
+		if _, ok := exitCodes[r]; !ok {
+			t.Errorf("reason %s has no exit code", r)
+		}
+	}
+}

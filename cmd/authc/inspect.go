@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
-	"authd.dev/authd/client"
 	"authd.dev/authd/internal/jwt"
+	"authd.dev/authd/internal/wire"
 )
 
 // runInspect decodes a JWT for display. It verifies nothing: access tokens
@@ -24,14 +24,14 @@ func runInspect(ctx context.Context, args []string) error {
 	case 1:
 		raw = fs.Arg(0)
 	case 0:
-		c, err := dial()
+		conn, err := connect(ctx)
 		if err != nil {
 			return err
 		}
-		defer c.Close()
-		tok, err := c.Token(ctx, client.TokenOptions{Profile: *profile, IDToken: *idToken})
+		defer conn.Close()
+		tok, err := conn.GetToken(ctx, &wire.GetTokenRequest{Profile: *profile, WantIDToken: *idToken})
 		if err != nil {
-			return err
+			return explainCall(err, "")
 		}
 		raw = tok.AccessToken
 		if *idToken {

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"io"
-
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -14,7 +14,7 @@ import (
 	"github.com/mdp/qrterminal/v3"
 	"golang.org/x/term"
 
-	"authd.dev/authd/client"
+	"authd.dev/authd/internal/wire"
 )
 
 func runLogin(ctx context.Context, args []string) error {
@@ -34,21 +34,21 @@ func runLogin(ctx context.Context, args []string) error {
 	if *withToken && *secretStdin {
 		return usageError{"--with-token and --client-secret-stdin exclude each other"}
 	}
-	c, err := dial()
+	conn, err := connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer conn.Close()
 	if *withToken || *secretStdin {
-		return storeCredential(ctx, c, *profile, *withToken)
+		return storeCredential(ctx, conn, *profile, *withToken)
 	}
 	ui := loginUI{noBrowser: *noBrowser || !canOpenBrowser()}
-	return login(ctx, c, client.LoginOptions{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}, ui)
+	return login(ctx, conn, &wire.LoginRequest{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}, ui)
 }
 
 // storeCredential hands the daemon a token or client secret read from stdin,
 // so that it never appears on a command line or in the config file.
-func storeCredential(ctx context.Context, c *client.Client, profile string, isToken bool) error {
+func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isToken bool) error {
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		what := "client secret"
 		if isToken {
@@ -64,15 +64,15 @@ func storeCredential(ctx context.Context, c *client.Client, profile string, isTo
 	if value == "" {
 		return usageError{"nothing on stdin"}
 	}
-	var expiry time.Time
+	req := &wire.SetCredentialRequest{Profile: profile, ClientSecret: value}
 	if isToken {
-		expiry, err = c.SetToken(ctx, profile, value)
-	} else {
-		expiry, err = c.SetClientSecret(ctx, profile, value)
+		req = &wire.SetCredentialRequest{Profile: profile, AccessToken: value}
 	}
+	resp, err := conn.SetCredential(ctx, req)
 	if err != nil {
-		return err
+		return explainCall(err, "")
 	}
+	expiry := resp.Expiry
 	msg := "Stored the token"
 	if !isToken {
 		msg = "Stored the client secret; the provider accepted it"
@@ -107,17 +107,19 @@ type loginUI struct {
 
 // login runs or joins a login, showing each step, and opens the browser
 // unless another client already did so for the same login.
-func login(ctx context.Context, c *client.Client, o client.LoginOptions, ui loginUI) error {
+func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui loginUI) error {
 	joined := false
-	return c.Login(ctx, o, func(ev client.LoginEvent) {
+	err := conn.Login(ctx, req, func(ev *wire.LoginEvent) error {
 		switch {
-		case ev.Waiting != "":
+		case ev.Waiting != nil:
 			joined = true
-			fmt.Fprintf(os.Stderr, "A login is already in progress (started by %s); waiting for it.\n", ev.Waiting)
+			fmt.Fprintf(os.Stderr, "A login is already in progress (started by %s); waiting for it.\n", ev.Waiting.StartedBy)
 		case ev.OpenURL != nil:
 			ui.openURL(ev.OpenURL, joined)
 		case ev.DeviceCode != nil:
 			showDeviceCode(ev.DeviceCode)
+		case ev.Failed != nil:
+			return &daemonError{reason: ev.Failed.Reason, msg: ev.Failed.Message}
 		case ev.Done != nil:
 			msg := "Logged in"
 			if ev.Done.Account != "" {
@@ -128,12 +130,21 @@ func login(ctx context.Context, c *client.Client, o client.LoginOptions, ui logi
 			}
 			fmt.Fprintln(os.Stderr, msg+".")
 		}
+		return nil
 	})
+	var de *daemonError
+	if errors.As(err, &de) {
+		return de
+	}
+	if err != nil {
+		return explainCall(err, "")
+	}
+	return nil
 }
 
 // showDeviceCode tells the user how to approve a device login, with a QR
 // code of the complete URI for a phone when stderr is a terminal.
-func showDeviceCode(dc *client.DeviceCode) {
+func showDeviceCode(dc *wire.DeviceCode) {
 	fmt.Fprintf(os.Stderr, "To log in, visit %s and enter the code %s\n", dc.VerificationURI, dc.UserCode)
 	if dc.VerificationURIComplete != "" {
 		fmt.Fprintf(os.Stderr, "or open %s\n", dc.VerificationURIComplete)
@@ -152,7 +163,7 @@ func showDeviceCode(dc *client.DeviceCode) {
 	fmt.Fprintln(os.Stderr, "Waiting for approval... (Ctrl-C stops waiting)")
 }
 
-func (ui loginUI) openURL(u *client.OpenURL, joined bool) {
+func (ui loginUI) openURL(u *wire.OpenURL, joined bool) {
 	switch {
 	case joined:
 		fmt.Fprintf(os.Stderr, "Finish the login in the browser window already opened for it, or open:\n\n    %s\n\n", u.URL)

@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"authd.dev/authd/client"
+	"authd.dev/authd/internal/wire"
 )
 
 // Exit codes, documented in the README.
@@ -88,39 +88,47 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// exitCodes maps the daemon's reasons to authc's exit codes.
+var exitCodes = map[string]int{
+	reasonUnreachable:             exitDaemon,
+	reasonInterrupted:             exitError,
+	wire.ReasonLoginRequired:      exitLoginRequired,
+	wire.ReasonProfileNotFound:    exitProfile,
+	wire.ReasonInvalidConfig:      exitProfile,
+	wire.ReasonIDPUnavailable:     exitProvider,
+	wire.ReasonLoginFailed:        exitLoginFailed,
+	wire.ReasonLoginTimeout:       exitLoginFailed,
+	wire.ReasonKeyringLocked:      exitKeyring,
+	wire.ReasonKeyringUnavailable: exitKeyring,
+	wire.ReasonPermissionDenied:   exitPermission,
+	wire.ReasonInvalidRequest:     exitInvalidArgument,
+}
+
 // explain maps an error to its exit code and the one line a user reads.
 func explain(err error) (int, string) {
 	var ue usageError
-	var ce *client.Error
-	msg := err.Error()
-	if errors.As(err, &ce) {
-		msg = ce.Message
-	}
+	var de *daemonError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK, ""
 	case errors.As(err, &ue):
-		return exitUsage, msg + " (run 'authc help')"
-	case errors.Is(err, client.ErrDaemonUnreachable):
-		return exitDaemon, msg
-	case errors.Is(err, client.ErrLoginRequired):
-		return exitLoginRequired, msg + "; run 'authc login" + profileHint() + "'"
-	case errors.Is(err, client.ErrProfileNotFound), errors.Is(err, client.ErrInvalidConfig):
-		return exitProfile, msg
-	case errors.Is(err, client.ErrProviderUnavailable):
-		return exitProvider, msg + " (authd retries on its own; try again shortly)"
-	case errors.Is(err, client.ErrLoginFailed):
-		return exitLoginFailed, msg
-	case errors.Is(err, client.ErrKeyring):
-		return exitKeyring, msg
-	case errors.Is(err, client.ErrPermissionDenied):
-		return exitPermission, msg
-	case errors.Is(err, client.ErrInvalidRequest):
-		return exitInvalidArgument, msg
+		return exitUsage, ue.msg + " (run 'authc help')"
+	case errors.As(err, &de):
+		code, ok := exitCodes[de.reason]
+		if !ok {
+			code = exitError
+		}
+		switch de.reason {
+		case wire.ReasonLoginRequired:
+			return code, de.msg + "; run 'authc login" + profileHint() + "'"
+		case wire.ReasonIDPUnavailable:
+			return code, de.msg + " (authd retries on its own; try again shortly)"
+		}
+		return code, de.msg
 	case errors.Is(err, context.Canceled):
 		return exitError, "interrupted"
 	}
-	return exitError, msg
+	return exitError, err.Error()
 }
 
 // profileArg is the -p value of the command being run, for hints.
@@ -156,8 +164,4 @@ func profileFlags(fs *flag.FlagSet) *string {
 	fs.StringVar(&profileArg, "profile", "", "profile name (default: the config's default_profile)")
 	fs.StringVar(&profileArg, "p", "", "shorthand for --profile")
 	return &profileArg
-}
-
-func dial() (*client.Client, error) {
-	return client.New()
 }

@@ -2,9 +2,10 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 
-	"authd.dev/authd/internal/config"
+	"github.com/pelletier/go-toml/v2"
 )
 
 // Static tokens in the environment (as GH_TOKEN): AUTHD_TOKEN_<PROFILE> for
@@ -54,19 +55,36 @@ func hasProfileTokens() bool {
 }
 
 // defaultProfile reads the default profile's name from the config file, for
-// AUTHD_TOKEN_<PROFILE> without -p. It is read only when such a variable is set.
+// AUTHD_TOKEN_<PROFILE> without -p. It is read only when such a variable is
+// set, and with a bare TOML decoder: the config package's validation links
+// crypto and templates that every 'authc token' would pay for at start-up.
 func defaultProfile() string {
-	path, err := config.DefaultPath()
+	path := os.Getenv("AUTHD_CONFIG")
+	if path == "" {
+		dir, err := os.UserConfigDir()
+		if xdg := os.Getenv("XDG_CONFIG_HOME"); xdg != "" {
+			dir, err = xdg, nil
+		}
+		if err != nil {
+			return ""
+		}
+		path = filepath.Join(dir, "authd", "config.toml")
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
+	var cfg struct {
+		DefaultProfile string                    `toml:"default_profile"`
+		Profiles       map[string]map[string]any `toml:"profiles"`
+	}
+	if toml.Unmarshal(data, &cfg) != nil {
 		return ""
 	}
-	p, err := cfg.Profile("")
-	if err != nil {
-		return ""
+	if cfg.DefaultProfile == "" && len(cfg.Profiles) == 1 {
+		for name := range cfg.Profiles {
+			return name
+		}
 	}
-	return p.Name
+	return cfg.DefaultProfile
 }

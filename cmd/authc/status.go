@@ -7,8 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"authd.dev/authd/internal/wire"
 )
 
 func runStatus(ctx context.Context, args []string) error {
@@ -17,47 +16,78 @@ func runStatus(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := dial()
+	conn, err := connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	st, err := c.Status(ctx)
+	defer conn.Close()
+	st, err := conn.Status(ctx)
 	if err != nil {
-		return err
+		return explainCall(err, "")
 	}
 	if *asJSON {
-		out, err := protojson.MarshalOptions{Multiline: true, EmitUnpopulated: true}.Marshal(st)
-		if err != nil {
-			return err
-		}
-		fmt.Println(string(out))
-		return nil
+		return printJSON(statusJSON(st))
 	}
-	fmt.Printf("authd %s (pid %d), config %s, keyring %s\n\n", st.GetVersion(), st.GetPid(), st.GetConfigPath(), st.GetKeyringBackend())
-	if len(st.GetProfiles()) == 0 {
+	fmt.Printf("authd %s (pid %d), config %s, keyring %s\n\n", st.Version, st.PID, st.ConfigPath, st.KeyringBackend)
+	if len(st.Profiles) == 0 {
 		fmt.Println("No profiles configured.")
 		return nil
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PROFILE\tSTATE\tSOURCE\tACCOUNT\tEXPIRES\tLAST REFRESH\tNEXT REFRESH\tLAST ERROR")
-	for _, p := range st.GetProfiles() {
-		name := p.GetName()
-		if name == st.GetDefaultProfile() {
+	for _, p := range st.Profiles {
+		name := p.Name
+		if name == st.DefaultProfile {
 			name += " *"
 		}
-		next := when(p.GetNextRefresh())
-		if n := p.GetFailures(); n > 0 && next != "-" {
-			next = fmt.Sprintf("retry %s (%d failed)", next, n)
+		next := when(p.NextRefresh)
+		if p.Failures > 0 && next != "-" {
+			next = fmt.Sprintf("retry %s (%d failed)", next, p.Failures)
 		}
-		source := dash(p.GetSource())
-		if _, from := staticToken(p.GetName()); from != "" {
-			source = "env " + from
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.GetState(), source, dash(p.GetAccount()),
-			when(p.GetExpiry()), when(p.GetLastRefresh()), next, dash(p.GetLastError()))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.State, source(p), dash(p.Account),
+			when(p.Expiry), when(p.LastRefresh), next, dash(p.LastError))
 	}
 	return w.Flush()
+}
+
+// source says where a profile's token comes from, the environment first.
+func source(p wire.ProfileStatus) string {
+	if _, from := staticToken(p.Name); from != "" {
+		return "env " + from
+	}
+	return dash(p.Source)
+}
+
+// statusJSON is the status as 'authc status --json' prints it: the API's
+// field names, every field present.
+func statusJSON(st *wire.StatusResponse) any {
+	type profile struct {
+		Name            string     `json:"name"`
+		Issuer          string     `json:"issuer"`
+		State           string     `json:"state"`
+		Source          string     `json:"source"`
+		Flow            string     `json:"flow"`
+		Account         string     `json:"account"`
+		Expiry          *time.Time `json:"expiry"`
+		LastRefresh     *time.Time `json:"lastRefresh"`
+		NextRefresh     *time.Time `json:"nextRefresh"`
+		Failures        int32      `json:"failures"`
+		LastError       string     `json:"lastError"`
+		HasRefreshToken bool       `json:"hasRefreshToken"`
+	}
+	out := struct {
+		Version        string    `json:"version"`
+		PID            int32     `json:"pid"`
+		ConfigPath     string    `json:"configPath"`
+		KeyringBackend string    `json:"keyringBackend"`
+		DefaultProfile string    `json:"defaultProfile"`
+		Profiles       []profile `json:"profiles"`
+	}{st.Version, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, []profile{}}
+	for _, p := range st.Profiles {
+		out.Profiles = append(out.Profiles, profile{p.Name, p.Issuer, p.State, source(p), p.Flow, p.Account,
+			timePtr(p.Expiry), timePtr(p.LastRefresh), timePtr(p.NextRefresh), p.Failures, p.LastError, p.HasRefreshToken})
+	}
+	return out
 }
 
 func dash(s string) string {
@@ -67,11 +97,10 @@ func dash(s string) string {
 	return s
 }
 
-func when(ts *timestamppb.Timestamp) string {
-	if ts == nil {
+func when(t time.Time) string {
+	if t.IsZero() {
 		return "-"
 	}
-	t := ts.AsTime()
 	d := time.Until(t).Round(time.Second)
 	if d < 0 {
 		return fmt.Sprintf("%s ago", (-d).String())
@@ -89,14 +118,19 @@ func runLogout(ctx context.Context, args []string) error {
 	if *all && *profile != "" {
 		return usageError{"--all and --profile exclude each other"}
 	}
-	c, err := dial()
+	conn, err := connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	names, err := c.Logout(ctx, *profile, *all)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "Logged out of %s.\n", n)
+	defer conn.Close()
+	resp, err := conn.Logout(ctx, &wire.LogoutRequest{Profile: *profile, All: *all})
+	if resp != nil {
+		for _, n := range resp.Profiles {
+			fmt.Fprintf(os.Stderr, "Logged out of %s.\n", n)
+		}
 	}
-	return err
+	if err != nil {
+		return explainCall(err, "")
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,8 +10,8 @@ import (
 
 	"golang.org/x/term"
 
-	"authd.dev/authd/client"
 	"authd.dev/authd/internal/jwt"
+	"authd.dev/authd/internal/wire"
 )
 
 type stringList []string
@@ -41,52 +40,55 @@ func runToken(ctx context.Context, args []string) error {
 	if *loginFlag && *noLogin {
 		return usageError{"--login and --no-login exclude each other"}
 	}
-	interactive := *loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))
+	if *minValid < 0 {
+		return usageError{"--min-valid must not be negative"}
+	}
 
 	if tok, _ := staticToken(*profile); tok != "" && len(scopes) == 0 && *audience == "" && !*idToken {
-		st := &client.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
+		st := &wire.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
 		if c, ok := jwt.ReadClaims(tok); ok {
 			st.Expiry = c.Expiry
 		}
-		if *asJSON {
-			return printJSON(tokenJSON(st))
-		}
-		fmt.Println(tok)
-		return nil
+		return printToken(st, *asJSON, false)
 	}
 
-	c, err := dial()
+	conn, err := connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	opts := client.TokenOptions{
+	defer conn.Close()
+	req := &wire.GetTokenRequest{
 		Profile: *profile, Scopes: scopes, Audience: *audience, MinValid: *minValid,
-		ForceRefresh: *force, IDToken: *idToken || *asJSON,
+		ForceRefresh: *force, WantIDToken: *idToken || *asJSON,
 	}
-	tok, err := c.Token(ctx, opts)
-	if errors.Is(err, client.ErrLoginRequired) && interactive {
+	tok, err := conn.GetToken(ctx, req)
+	if st := (*wire.Status)(nil); asStatus(err, &st) && st.Reason == wire.ReasonLoginRequired &&
+		(*loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))) {
 		ui := loginUI{noBrowser: !canOpenBrowser()}
-		if err = login(ctx, c, client.LoginOptions{Profile: *profile, NoBrowser: ui.noBrowser}, ui); err != nil {
+		if err = login(ctx, conn, &wire.LoginRequest{Profile: *profile, NoBrowser: ui.noBrowser}, ui); err != nil {
 			return err
 		}
-		opts.ForceRefresh = false
-		tok, err = c.Token(ctx, opts)
+		req.ForceRefresh = false
+		tok, err = conn.GetToken(ctx, req)
 	}
 	if err != nil {
-		return err
+		return explainCall(err, "")
 	}
-	if *asJSON {
+	return printToken(tok, *asJSON, *idToken)
+}
+
+func printToken(tok *wire.Token, asJSON, idToken bool) error {
+	switch {
+	case asJSON:
 		return printJSON(tokenJSON(tok))
-	}
-	if *idToken {
+	case idToken:
 		if tok.IDToken == "" {
 			return fmt.Errorf("profile %s has no ID token (is 'openid' among its scopes?)", tok.Profile)
 		}
 		fmt.Println(tok.IDToken)
-		return nil
+	default:
+		fmt.Println(tok.AccessToken)
 	}
-	fmt.Println(tok.AccessToken)
 	return nil
 }
 
@@ -99,12 +101,16 @@ type jsonToken struct {
 	Profile     string     `json:"profile"`
 }
 
-func tokenJSON(t *client.Token) jsonToken {
-	j := jsonToken{AccessToken: t.AccessToken, TokenType: t.TokenType, Scopes: t.Scopes, IDToken: t.IDToken, Profile: t.Profile}
-	if !t.Expiry.IsZero() {
-		j.Expiry = &t.Expiry
+func tokenJSON(t *wire.Token) jsonToken {
+	return jsonToken{AccessToken: t.AccessToken, TokenType: t.TokenType, Expiry: timePtr(t.Expiry),
+		Scopes: t.Scopes, IDToken: t.IDToken, Profile: t.Profile}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
 	}
-	return j
+	return &t
 }
 
 func printJSON(v any) error {

@@ -42,16 +42,20 @@ func Path() (string, error) {
 	return filepath.Join(dir, "authd", "authd.sock"), nil
 }
 
-// Listen creates the socket at path: its directory 0700 (created when
-// missing), the socket 0600. A live socket is left alone and reported as
-// ErrInUse; a stale one is removed.
+// Listen creates the socket at path, mode 0600, in a directory of mode
+// 0700: created when missing, and tightened when it is authd's own (named
+// "authd"); a shared directory such as /tmp named by AUTHD_SOCKET is left as
+// it is. A live socket is left alone and reported as ErrInUse; a stale one
+// is removed.
 func Listen(path string) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("secure socket directory: %w", err)
+	if filepath.Base(dir) == "authd" {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("secure socket directory: %w", err)
+		}
 	}
 	if _, err := os.Lstat(path); err == nil {
 		c, err := net.DialTimeout("unix", path, time.Second)

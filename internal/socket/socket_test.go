@@ -11,7 +11,7 @@ import (
 
 func TestListenModesAndInUse(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "run", "authd.sock")
+	path := filepath.Join(t.TempDir(), "authd", "authd.sock")
 	ln, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
@@ -101,5 +101,26 @@ func TestPath(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", "/run/user/7")
 	if p, _ := Path(); p != "/run/user/7/authd/authd.sock" {
 		t.Errorf("XDG_RUNTIME_DIR: got %s", p)
+	}
+}
+
+// A socket named in a shared directory must not change that directory.
+func TestListenLeavesSharedDirectory(t *testing.T) {
+	t.Parallel()
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen(filepath.Join(shared, "authd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fi, err := os.Stat(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModePerm != 0o777 || fi.Mode()&os.ModeSticky == 0 {
+		t.Errorf("shared directory mode changed to %v", fi.Mode())
 	}
 }
