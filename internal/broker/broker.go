@@ -207,7 +207,7 @@ func (b *Broker) Session(name string) (*Session, error) {
 		return s, nil
 	}
 	if b.storeErr != nil {
-		return nil, fmt.Errorf("open keyring: %w", b.storeErr)
+		return nil, b.storeErr
 	}
 	fc, err := flow.New(p)
 	if err != nil {

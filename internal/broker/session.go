@@ -217,9 +217,14 @@ func (s *Session) load(ctx context.Context) error {
 		lctx, cancel := context.WithTimeout(s.bg, time.Minute)
 		defer cancel()
 		rec, err := s.store.Get(lctx, storeKey(s.profile.Name))
+		var damaged error
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			rec = nil
+		case errors.Is(err, store.ErrCorrupt):
+			// Nothing in it can be trusted; a login writes a good one over it.
+			s.log.Error("stored session is damaged; a new login is needed", "profile", s.profile.Name, "err", err)
+			rec, damaged = nil, fmt.Errorf("profile %s: the stored session was damaged: %w", s.profile.Name, err)
 		case err != nil:
 			return nil, fmt.Errorf("profile %s: read keyring: %w", s.profile.Name, err)
 		case rec.Issuer != s.profile.Issuer || rec.ClientID != s.profile.ClientID:
@@ -229,6 +234,7 @@ func (s *Session) load(ctx context.Context) error {
 		s.mu.Lock()
 		if !s.loaded {
 			s.loaded, s.rec = true, rec
+			s.lastErr = damaged
 			s.scheduleLocked()
 		}
 		s.mu.Unlock()

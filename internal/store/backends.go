@@ -184,6 +184,10 @@ func openBackend(opts Options, name string) (*Keyring, error) {
 		return nil, fmt.Errorf("%s: %w: %v", name, ErrUnavailable, err)
 	}
 	k.ring = ring
+	if name == "file" {
+		removeTempItems(k.fileDir)
+		k.ring = atomicFile{Keyring: ring, dir: k.fileDir}
+	}
 
 	if name == "secret-service" {
 		// The collection can be locked again later (screen lock, timeout).

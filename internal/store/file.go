@@ -2,15 +2,19 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/99designs/keyring"
+	"github.com/mtibben/percent"
 )
 
 // PassphraseEnv is the environment variable [PassphraseFrom] reads first.
@@ -110,8 +114,8 @@ func (k *Keyring) checkPassphrase(ctx context.Context) error {
 			continue
 		}
 		_, err := k.getItem(ctx, key)
-		if errors.Is(err, ErrNotFound) {
-			continue // removed meanwhile
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+			continue // removed meanwhile, or says nothing of the passphrase
 		}
 		return err
 	}
@@ -120,12 +124,95 @@ func (k *Keyring) checkPassphrase(ctx context.Context) error {
 
 // fileReadError reports an item the file backend could read but not decrypt
 // as a wrong passphrase.
-func (k *Keyring) fileReadError(err error) error {
+func (k *Keyring) fileReadError(key string, err error) error {
 	var pathErr *fs.PathError
 	if errors.Is(err, keyring.ErrKeyNotFound) || errors.As(err, &pathErr) ||
 		errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled) {
 		return err
 	}
+	if damagedItem(k.fileDir, k.keyPrefix+key) {
+		return fmt.Errorf("%w: the file of item %q in %s is damaged (%v)", ErrCorrupt, key, k.fileDir, err)
+	}
 	return fmt.Errorf("%w: wrong passphrase for the file keyring in %s, or a damaged file (%v); "+
 		"set %s or keyring.passphrase_file to the passphrase it was written with", ErrLocked, k.fileDir, err, PassphraseEnv)
+}
+
+// atomicFile makes the file backend's writes atomic. 99designs/keyring
+// truncates an item's file and writes it again in place, so a crash (or a
+// SIGKILL) in between leaves an empty item. Here the inner backend writes
+// the item under a temporary dot-prefixed name, which is synced and renamed
+// over the real one.
+type atomicFile struct {
+	keyring.Keyring
+	dir string
+}
+
+const tempItemPrefix = ".tmp-"
+
+func (f atomicFile) Set(item keyring.Item) error {
+	final := filepath.Join(f.dir, fileItemName(item.Key))
+	tmp := item
+	tmp.Key = tempItemPrefix + rand.Text() + "-" + item.Key
+	tmpPath := filepath.Join(f.dir, fileItemName(tmp.Key))
+	if err := f.Keyring.Set(tmp); err != nil {
+		os.Remove(tmpPath)
+		return err
+	}
+	if err := syncFile(tmpPath); err != nil {
+		os.Remove(tmpPath)
+		return err
+	}
+	if err := os.Rename(tmpPath, final); err != nil {
+		os.Remove(tmpPath)
+		return err
+	}
+	return syncFile(f.dir)
+}
+
+// Keys leaves out temporary items.
+func (f atomicFile) Keys() ([]string, error) {
+	keys, err := f.Keyring.Keys()
+	return slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, tempItemPrefix) }), err
+}
+
+// removeTempItems deletes what writes cut short left behind.
+func removeTempItems(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempItemPrefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// fileItemName is the file name 99designs/keyring gives an item.
+func fileItemName(key string) string { return percent.Encode(key, "/") }
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// damagedItem reports whether an item's file is not a compact JWE at all
+// (five dot-separated parts), as opposed to one sealed with another
+// passphrase.
+func damagedItem(dir, key string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, fileItemName(key)))
+	if err != nil {
+		return false
+	}
+	parts := strings.Split(strings.TrimSpace(string(data)), ".")
+	if len(parts) != 5 {
+		return true
+	}
+	for _, p := range parts {
+		if _, err := base64.RawURLEncoding.DecodeString(p); err != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -178,3 +178,57 @@ func TestDefaultFileDir(t *testing.T) {
 		t.Fatalf("DefaultFileDir() = %q, %v; want it under ~/.local/share", got, err)
 	}
 }
+
+// A write cut short (a crash, a SIGKILL) must not leave an item the
+// keyring cannot open: writes go to a temporary file renamed into place,
+// and an item damaged anyway is reported as corrupt, not as a wrong
+// passphrase that locks every other item out.
+func TestFileDamagedItem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	k := openTestFile(t, dir, "pass")
+	if err := k.Put(ctx, "work", testRecord()); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Put(ctx, "home", testRecord()); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+	// What the old in-place write left after a kill: an empty file, and a
+	// temporary file from a write cut short.
+	if err := os.WriteFile(filepath.Join(dir, "work"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".tmp-x-work"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k = openTestFile(t, dir, "pass")
+	if _, err := os.Stat(filepath.Join(dir, ".tmp-x-work")); !os.IsNotExist(err) {
+		t.Errorf("temporary file not cleaned up at open: %v", err)
+	}
+	if _, err := k.Get(ctx, "work"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("damaged item: %v, want ErrCorrupt", err)
+	}
+	if _, err := k.Get(ctx, "home"); err != nil {
+		t.Errorf("an intact item is unreadable next to a damaged one: %v", err)
+	}
+	if err := k.Put(ctx, "work", testRecord()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Get(ctx, "work"); err != nil {
+		t.Errorf("damaged item not replaced by a new write: %v", err)
+	}
+	// A wrong passphrase is still told apart from damage.
+	if _, err := Open(Options{Backend: "file", FileDir: dir, Passphrase: "other"}); !errors.Is(err, ErrLocked) {
+		t.Errorf("wrong passphrase: %v, want ErrLocked", err)
+	}
+}

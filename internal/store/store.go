@@ -273,7 +273,7 @@ func (k *Keyring) getItem(ctx context.Context, key string) ([]byte, error) {
 	})
 	if err != nil {
 		if k.backend == "file" {
-			err = k.fileReadError(err)
+			err = k.fileReadError(key, err)
 		}
 		return nil, k.mapError(key, err)
 	}
