@@ -94,6 +94,13 @@ func prepareFileDir(opts Options) (string, error) {
 		return "", fmt.Errorf("keyring directory %s is not a directory", dir)
 	}
 	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
+		// A shared directory (/tmp, say) is no place for a keyring, and not
+		// authd's to change; a private one merely created with a loose umask
+		// is tightened.
+		if info.Mode().Perm()&0o002 != 0 || info.Mode()&os.ModeSticky != 0 {
+			return "", fmt.Errorf("%w: keyring directory %s is writable by other users: set keyring.file_dir to a private directory",
+				ErrUnavailable, dir)
+		}
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return "", fmt.Errorf("keyring directory %s is open to other users: %w", dir, err)
 		}

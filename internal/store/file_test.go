@@ -232,3 +232,21 @@ func TestFileDamagedItem(t *testing.T) {
 		t.Errorf("wrong passphrase: %v, want ErrLocked", err)
 	}
 }
+
+func TestFileSharedDirectoryRefused(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix modes")
+	}
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(Options{Backend: "file", FileDir: shared, Passphrase: "p"})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "writable by other users") {
+		t.Errorf("keyring in a shared directory: %v", err)
+	}
+	if fi, _ := os.Stat(shared); fi.Mode().Perm() != 0o777 {
+		t.Errorf("shared directory's mode changed to %v", fi.Mode())
+	}
+}
