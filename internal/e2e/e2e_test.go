@@ -19,7 +19,7 @@
 // it and [env.startAuthc] starts one whose stderr a test reads as it comes
 // (login URLs, device codes); [env.launches] waits for every browser the
 // client started to finish and returns what each one saw.
-// [env.killDaemon] and [env.startDaemon] crash and restart the daemon.
+// [env.killDaemon] and [env.restartDaemon] crash and restart the daemon.
 package e2e
 
 import (
@@ -31,6 +31,8 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"log"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -53,6 +55,7 @@ const (
 	exitDaemon        = 4
 	exitProfile       = 6
 	exitLoginFailed   = 7
+	exitKeyring       = 8
 	exitPermission    = 9
 )
 
@@ -73,6 +76,12 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	bin = dir
+	// The provider's protocol errors (authorization_pending every poll)
+	// go to slog.Default; keep what matters to a reader of the test log.
+	// The log package keeps writing straight to stderr.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	log.SetOutput(os.Stderr)
+	log.SetFlags(log.LstdFlags)
 	args := []string{"build", "-o", dir + string(os.PathSeparator)}
 	if raceEnabled() {
 		args = append(args, "-race")
@@ -258,6 +267,34 @@ func (e *env) environ(extra ...string) []string {
 // [env.killDaemon] killed it before.
 func (e *env) startDaemon() {
 	e.t.Helper()
+	d := e.runDaemon()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if r := e.authcCtx(ctx, nil, "status"); r.code != 0 {
+		e.t.Fatalf("authc status on a fresh authd: %s\nauthd log:\n%s", r, d.logs)
+	}
+}
+
+// restartDaemon starts authd again after [env.killDaemon] and returns once
+// it listens, without asking it anything: what a test asks next is the
+// check.
+func (e *env) restartDaemon() {
+	e.t.Helper()
+	if e.daemon != nil {
+		select {
+		case <-e.daemon.exited:
+		default:
+			e.t.Fatal("restartDaemon: authd is still running")
+		}
+	}
+	e.runDaemon()
+}
+
+// runDaemon starts authd and waits until its socket accepts connections. A
+// socket left by a killed daemon refuses them until the new one has
+// replaced it.
+func (e *env) runDaemon() *daemon {
+	e.t.Helper()
 	d := &daemon{logs: newSyncBuffer(), exited: make(chan struct{})}
 	d.cmd = exec.Command(filepath.Join(bin, "authd"), "run", "--config", e.config, "--socket", e.sock, "--log-level", "debug")
 	d.cmd.Env = e.environ()
@@ -271,26 +308,20 @@ func (e *env) startDaemon() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Dialling the socket is cheap: poll that, then ask once through authc.
-	// A socket left by a killed daemon refuses connections until the new
-	// one has replaced it.
 	var dialer net.Dialer
 	for {
 		c, err := dialer.DialContext(ctx, "unix", e.sock)
 		if err == nil {
 			c.Close()
-			break
+			return d
 		}
 		select {
 		case <-d.exited:
 			e.t.Fatalf("authd exited (%v) before it served:\n%s", d.err, d.logs)
 		case <-ctx.Done():
 			e.t.Fatalf("authd did not listen on %s within 30s (last: %v)\n%s", e.sock, err, d.logs)
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
-	}
-	if r := e.authcCtx(ctx, nil, "status"); r.code != 0 {
-		e.t.Fatalf("authc status on a fresh authd: %s\nauthd log:\n%s", r, d.logs)
 	}
 }
 
@@ -368,6 +399,15 @@ func (e *env) command(ctx context.Context, extra []string, args ...string) *exec
 	cmd.Env = e.environ(extra...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// redactStdout is r for a failure message, with what authc printed on
+// stdout (tokens) replaced by its line count.
+func redactStdout(r result) result {
+	if r.stdout != "" {
+		r.stdout = fmt.Sprintf("<%d lines redacted>\n", len(lines(r.stdout)))
+	}
+	return r
 }
 
 // running is an authc started by [env.startAuthc].

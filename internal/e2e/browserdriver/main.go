@@ -1,9 +1,11 @@
 // Command browserdriver is a $BROWSER for authd's end-to-end tests and demo:
 // it opens the login URL that authc hands it in a headless Chromium, signs in
 // (or cancels) at the test provider the way a person would, and reports the
-// page authd's loopback callback showed.
+// page authd's loopback callback showed. It also plays the person who
+// approves a device login on another machine.
 //
 //	BROWSER=browserdriver authc login
+//	AUTHD_DRIVER_ACTION=device browserdriver VERIFICATION_URI_COMPLETE
 //
 // # What it does
 //
@@ -20,12 +22,26 @@
 // It waits until the page is authd's callback (http://127.0.0.1:PORT/callback
 // showing a #result element) and reads #result and #message.
 //
+// The device actions take the device flow's verification URI instead:
+//
+//   - device: when the page asks for the code (the bare verification_uri),
+//     types $AUTHD_DRIVER_USER_CODE into #user_code and clicks #submit
+//     (verification_uri_complete carries the code and skips that page);
+//     signs in as login does; then clicks #allow on the consent page;
+//   - device-deny: the same, but clicks #deny on the consent page.
+//
+// They wait for the provider's last page (#result with a data-result of
+// "allowed" or "denied") and read its #result and first paragraph. An error
+// the provider shows on the way (#error: a wrong code or password) ends the
+// run at once.
+//
 // # Environment
 //
 //	AUTHD_CHROMIUM          the browser binary (default /usr/bin/chromium)
-//	AUTHD_DRIVER_ACTION     login or deny
-//	AUTHD_DRIVER_USER       user name for login
-//	AUTHD_DRIVER_PASSWORD   password for login
+//	AUTHD_DRIVER_ACTION     login, deny, device or device-deny
+//	AUTHD_DRIVER_USER       user name for login and device
+//	AUTHD_DRIVER_PASSWORD   password for login and device
+//	AUTHD_DRIVER_USER_CODE  the device flow's user code, when the URL does not carry it
 //	AUTHD_DRIVER_OUT        a directory for the report (optional)
 //
 // # Report
@@ -42,8 +58,9 @@
 // for every launch to finish before it counts them.
 //
 // authc does not wait for its browser, so the driver bounds itself: it gives
-// up after 60 seconds. It exits 0 when the browser reached the callback page,
-// whatever the page said, and 1 with a message on stderr otherwise.
+// up after 60 seconds. It exits 0 when the browser reached the last page
+// (authd's callback, or the provider's device result page), whatever the
+// page said, and 1 with a message on stderr otherwise.
 package main
 
 import (
@@ -55,6 +72,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,8 +98,12 @@ type launch struct {
 	Error      string `json:"error,omitempty"`
 }
 
-// callbackPage is what the driver reads from authd's callback page.
-type callbackPage struct {
+// actions are the values of $AUTHD_DRIVER_ACTION.
+var actions = []string{"login", "deny", "device", "device-deny"}
+
+// finalPage is what the driver reads from the last page: authd's callback
+// page, or the provider's device result page.
+type finalPage struct {
 	URL     string `json:"url"`
 	Result  string `json:"result"`
 	Message string `json:"message"`
@@ -96,8 +119,8 @@ func run(args []string) int {
 		return 2
 	}
 	action := envOr("AUTHD_DRIVER_ACTION", "login")
-	if action != "login" && action != "deny" {
-		fmt.Fprintf(os.Stderr, "browserdriver: AUTHD_DRIVER_ACTION must be login or deny, not %q\n", action)
+	if !slices.Contains(actions, action) {
+		fmt.Fprintf(os.Stderr, "browserdriver: AUTHD_DRIVER_ACTION must be one of %s, not %q\n", strings.Join(actions, ", "), action)
 		return 2
 	}
 	outDir := os.Getenv("AUTHD_DRIVER_OUT")
@@ -143,10 +166,10 @@ func run(args []string) int {
 	return 0
 }
 
-// drive runs one browser session: open the URL, act, wait for the callback
+// drive runs one browser session: open the URL, act, wait for the last
 // page. It returns the page read (nil if never reached) and a screenshot of
 // where the browser stood, on success and on failure alike.
-func drive(ctx context.Context, loginURL, action string) (*callbackPage, []byte, error) {
+func drive(ctx context.Context, loginURL, action string) (*finalPage, []byte, error) {
 	u, err := url.Parse(loginURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, nil, fmt.Errorf("not an http(s) URL: %q", loginURL)
@@ -199,31 +222,130 @@ func drive(ctx context.Context, loginURL, action string) (*callbackPage, []byte,
 	return page, shot, err
 }
 
-func act(ctx context.Context, loginURL, action string) (*callbackPage, error) {
+func act(ctx context.Context, loginURL, action string) (*finalPage, error) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(loginURL)); err != nil {
 		return nil, fmt.Errorf("open the login URL: %w", err)
 	}
 	var steps []chromedp.Action[chromedp.Void]
 	switch action {
+	case "device", "device-deny":
+		return actDevice(ctx, action == "device")
 	case "login":
-		steps = []chromedp.Action[chromedp.Void]{
-			chromedp.WaitVisible(chromedp.ID("password")),
-			chromedp.Clear(chromedp.ID("username")),
-			chromedp.SendKeys(chromedp.ID("username"), envOr("AUTHD_DRIVER_USER", "alice")),
-			chromedp.SendKeys(chromedp.ID("password"), envOr("AUTHD_DRIVER_PASSWORD", "alice-password")),
-			chromedp.Click(chromedp.ID("submit")),
-		}
+		steps = signIn()
 	case "deny":
 		steps = []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.ID("deny"))}
 	}
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		return nil, fmt.Errorf("%s on the provider's page: %w", action, err)
 	}
-	page, err := waitForCallback(ctx)
+	page, err := waitForPage(ctx, callbackJS)
 	if err != nil {
 		return nil, fmt.Errorf("wait for authd's callback page: %w", err)
 	}
 	return page, nil
+}
+
+// signIn fills and submits the provider's sign-in form.
+func signIn() []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.Clear(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), envOr("AUTHD_DRIVER_USER", "alice")),
+		chromedp.SendKeys(chromedp.ID("password"), envOr("AUTHD_DRIVER_PASSWORD", "alice-password")),
+		chromedp.Click(chromedp.ID("submit")),
+	}
+}
+
+// devicePage tells which of the provider's device pages the tab shows.
+type devicePage struct {
+	Step  string `json:"step"` // code, login, consent, done or problem
+	Error string `json:"error"`
+	finalPage
+}
+
+// deviceJS returns the device page the tab shows, or null while it loads.
+const deviceJS = `(() => {
+	const text = (sel) => { const el = document.querySelector(sel); return el ? el.innerText.trim() : ""; };
+	const result = document.querySelector("#result[data-result]");
+	if (result) return {step: "done", url: location.href, result: result.innerText.trim(), message: text("p")};
+	const error = text("#error");
+	if (document.querySelector("#allow")) return {step: "consent", error};
+	if (document.querySelector("#password")) return {step: "login", error};
+	if (document.querySelector("#user_code")) return {step: "code", error};
+	if (error) return {step: "problem", error};
+	return null;
+})()`
+
+// actDevice plays the user of a device login on the page already open:
+// the code (unless the URL carried it), the sign-in form, the consent page.
+func actDevice(ctx context.Context, allow bool) (*finalPage, error) {
+	page, err := awaitDevicePage(ctx, "code", "login")
+	if err != nil {
+		return nil, err
+	}
+	if page.Step == "code" {
+		code := os.Getenv("AUTHD_DRIVER_USER_CODE")
+		if code == "" {
+			return nil, errors.New("the provider asks for the user code: set AUTHD_DRIVER_USER_CODE, or pass verification_uri_complete")
+		}
+		err := chromedp.Do(ctx,
+			chromedp.Clear(chromedp.ID("user_code")),
+			chromedp.SendKeys(chromedp.ID("user_code"), code),
+			chromedp.Click(chromedp.ID("submit")),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("enter the user code: %w", err)
+		}
+		if _, err := awaitDevicePage(ctx, "login"); err != nil {
+			return nil, err
+		}
+	}
+	if err := chromedp.Do(ctx, signIn()...); err != nil {
+		return nil, fmt.Errorf("sign in on the provider's page: %w", err)
+	}
+	if _, err := awaitDevicePage(ctx, "consent"); err != nil {
+		return nil, err
+	}
+	button := "deny"
+	if allow {
+		button = "allow"
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID(button))); err != nil {
+		return nil, fmt.Errorf("click %s on the consent page: %w", button, err)
+	}
+	page, err = awaitDevicePage(ctx, "done")
+	if err != nil {
+		return nil, err
+	}
+	return &page.finalPage, nil
+}
+
+// awaitDevicePage waits until the tab shows one of the device pages in
+// steps. A page that shows an error (a wrong code or password, a problem
+// page) ends the wait at once: the driver never submits a form twice.
+func awaitDevicePage(ctx context.Context, steps ...string) (*devicePage, error) {
+	var lastURL, lastStep string
+	for {
+		page, err := chromedp.Run(ctx, chromedp.Evaluate[*devicePage](deviceJS))
+		if err == nil && page != nil {
+			if page.Error != "" {
+				return nil, fmt.Errorf("the provider's %s page says: %s", page.Step, page.Error)
+			}
+			if slices.Contains(steps, page.Step) {
+				return page, nil
+			}
+			lastStep = page.Step
+		}
+		if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
+			lastURL = loc
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for the device %s page: %w (last page %s, %q)",
+				strings.Join(steps, " or "), ctx.Err(), redactURL(lastURL), lastStep)
+		case <-time.After(pollInterval):
+		}
+	}
 }
 
 // callbackJS returns the callback page's content, or null while the tab is
@@ -235,13 +357,13 @@ const callbackJS = `(() => {
 	return {url: location.href, result: result.innerText.trim(), message: message ? message.innerText.trim() : ""};
 })()`
 
-// waitForCallback polls the tab until it shows authd's callback page. It
-// polls from Go rather than with chromedp.Poll, which does not survive the
-// redirects on the way.
-func waitForCallback(ctx context.Context) (*callbackPage, error) {
+// waitForPage polls the tab until js, which returns null while the tab is
+// anywhere else, returns a page. It polls from Go rather than with
+// chromedp.Poll, which does not survive the redirects on the way.
+func waitForPage(ctx context.Context, js string) (*finalPage, error) {
 	var lastURL string
 	for {
-		page, err := chromedp.Run(ctx, chromedp.Evaluate[*callbackPage](callbackJS))
+		page, err := chromedp.Run(ctx, chromedp.Evaluate[*finalPage](js))
 		if err == nil && page != nil {
 			return page, nil
 		}
@@ -257,7 +379,7 @@ func waitForCallback(ctx context.Context) (*callbackPage, error) {
 }
 
 // redactURL hides query values that may be credentials (the authorization
-// code, state); errors stay readable.
+// code, state, a device's user code); errors stay readable.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.RawQuery == "" {
