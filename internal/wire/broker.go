@@ -19,7 +19,8 @@ func (c *Conn) GetToken(ctx context.Context, req *GetTokenRequest) (*Token, erro
 }
 
 // Login calls authd.v1.Broker/Login and calls recv with each event until
-// the login ends; an error from recv cancels the call and is returned.
+// the login ends; an error from recv cancels the call and is returned. recv
+// must not call c.
 func (c *Conn) Login(ctx context.Context, req *LoginRequest, recv func(*LoginEvent) error) error {
 	return c.Stream(ctx, "Login", req.Marshal(), func(msg []byte) error {
 		var ev LoginEvent

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -489,6 +489,28 @@ func TestResponsesDecodeEdgeCases(t *testing.T) {
 			t.Parallel()
 			checkDecode(t, tt.message, tt.b)
 		})
+	}
+}
+
+func TestNestedUnknownGroups(t *testing.T) {
+	t.Parallel()
+	nested := func(depth int) []byte {
+		var b []byte
+		for range depth {
+			b = protowire.AppendTag(b, 9, protowire.StartGroupType)
+		}
+		for range depth {
+			b = protowire.AppendTag(b, 9, protowire.EndGroupType)
+		}
+		return b
+	}
+	for _, depth := range []int{1, 100, 5000, 20000} {
+		var tok wire.Token
+		err := tok.Unmarshal(nested(depth))
+		pbErr := proto.Unmarshal(nested(depth), &pb.Token{})
+		if (err == nil) != (pbErr == nil) {
+			t.Errorf("%d nested groups: Unmarshal = %v, proto.Unmarshal = %v", depth, err, pbErr)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -38,6 +37,9 @@ const receiveWindow = 1 << 20
 
 // maxHeaderBlockSize bounds a header block split over CONTINUATION frames.
 const maxHeaderBlockSize = 1 << 20
+
+// maxPathLen keeps a request's header block in one frame.
+const maxPathLen = 8 << 10
 
 // Conn is one HTTP/2 connection to the daemon. Calls on it are safe from
 // several goroutines but run one at a time; Close may be called at any time
@@ -85,7 +87,7 @@ func Dial(ctx context.Context, socketPath string) (*Conn, error) {
 func newConn(nc net.Conn) *Conn {
 	return &Conn{
 		nc:                nc,
-		frames:            frameReader{r: bufio.NewReaderSize(nc, 32<<10)},
+		frames:            newFrameReader(nc),
 		nextStream:        1,
 		hpack:             newHPACKDecoder(),
 		peerMaxFrame:      defaultMaxFrameSize,
@@ -98,7 +100,9 @@ func newConn(nc net.Conn) *Conn {
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		c.closeErr = c.nc.Close()
+		if err := c.nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			c.closeErr = fmt.Errorf("close: %w", err)
+		}
 	})
 	return c.closeErr
 }
@@ -121,6 +125,7 @@ func (c *Conn) Unary(ctx context.Context, method string, req []byte) ([]byte, er
 // Stream makes a server-streaming call, and calls recv with each message
 // (recv may keep it) until the server ends the stream. An error from recv
 // cancels the call and is returned as it is; the connection stays usable.
+// recv runs while the call holds the Conn: it must not call the Conn.
 func (c *Conn) Stream(ctx context.Context, method string, req []byte, recv func(msg []byte) error) error {
 	return c.call(ctx, method, req, true, recv)
 }
@@ -146,8 +151,9 @@ type call struct {
 	inMessage  bool
 	messages   int
 
-	done bool
-	err  error // the result, once done
+	done   bool
+	err    error // the result, once done
+	urgent bool  // a frame to send cannot wait for the next call
 }
 
 // trailers is what ends a call: the status fields of the response headers
@@ -168,14 +174,8 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	timeout := ""
-	deadline, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("%s: %w", path, context.DeadlineExceeded)
-		}
-		timeout = encodeTimeout(left)
+	if len(path) > maxPathLen {
+		return fmt.Errorf("%s: method name too long", path[:64])
 	}
 
 	c.mu.Lock()
@@ -190,10 +190,19 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 		c.broken = fmt.Errorf("%w: stream identifiers exhausted", ErrUnavailable)
 		return fmt.Errorf("%s: %w", path, c.broken)
 	}
+	timeout := ""
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline) // after waiting for the Conn
+		if left <= 0 {
+			return fmt.Errorf("%s: %w", path, context.DeadlineExceeded)
+		}
+		timeout = encodeTimeout(left)
+	}
 
-	// The connection's deadline is the context's, and cancelling the
-	// context moves it to the past: a blocked read or write returns.
-	_ = c.nc.SetDeadline(deadline)
+	// When the context ends (its deadline included), the connection's
+	// deadline moves to the past: a blocked read or write returns. (Setting
+	// the deadline at the start of each call would cost a runtime timer
+	// and a wake-up of the network poller; the context has its timer.)
 	if ctx.Done() != nil {
 		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
@@ -203,6 +212,7 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 		defer func() {
 			if !stop() {
 				<-fired
+				_ = c.nc.SetDeadline(time.Time{}) // the call ended first
 			}
 		}()
 	}
@@ -221,7 +231,7 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 	binary.BigEndian.PutUint32(cl.pending[1:], uint32(len(req)))
 	cl.pending = append(cl.pending, req...)
 
-	b := c.wbuf[:0]
+	b := c.wbuf
 	if !c.started {
 		b = append(b, clientPreface...)
 		b = appendFrameHeader(b, 12, frameSettings, 0, 0)
@@ -233,10 +243,7 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 	start := len(b)
 	b = appendFrameHeader(b, 0, frameHeaders, flagEndHeaders, cl.id)
 	b = appendRequestHeaders(b, path, timeout)
-	blockLen := len(b) - start - frameHeaderLen
-	if blockLen > defaultMaxFrameSize {
-		return fmt.Errorf("%s: request headers too large", path)
-	}
+	blockLen := len(b) - start - frameHeaderLen // < defaultMaxFrameSize, by maxPathLen
 	b[start], b[start+1], b[start+2] = byte(blockLen>>16), byte(blockLen>>8), byte(blockLen)
 	c.wbuf = cl.appendData(b)
 	if err := c.flush(); err != nil {
@@ -245,6 +252,9 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 
 	for !cl.done {
 		f, err := c.frames.read()
+		if errors.Is(err, errProtocol) {
+			return cl.fail(err)
+		}
 		if err != nil {
 			return cl.ioError(err, false)
 		}
@@ -254,11 +264,14 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 		if len(cl.pending) > 0 && !cl.done {
 			c.wbuf = cl.appendData(c.wbuf)
 		}
-		// Acknowledgements wait while more frames are already buffered.
-		if c.frames.r.Buffered() == 0 || cl.done {
+		// Frames to send wait while more frames are already buffered. Once
+		// the call is done, acknowledgements (SETTINGS, PING) wait for the
+		// next call, or are dropped with the connection: a command that
+		// makes one call saves a write. A stream reset goes at once.
+		if !cl.done && c.frames.buffered() == 0 || cl.urgent {
 			if err := c.flush(); err != nil {
 				if cl.done {
-					c.breakConn(fmt.Errorf("%w: connection lost: %w", ErrUnavailable, err))
+					_ = cl.ioError(err, true) // the call has its answer; the connection is done
 					break
 				}
 				return cl.ioError(err, true)
@@ -294,7 +307,7 @@ func (cl *call) ioError(err error, writing bool) error {
 	}
 	ctxErr := cl.ctx.Err()
 	if ctxErr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		ctxErr = context.DeadlineExceeded // the deadline fired before ctx noticed
+		ctxErr = context.DeadlineExceeded // only the context sets deadlines
 	}
 	if ctxErr != nil {
 		// Tell the server at once, unless a frame may be half written;
@@ -412,7 +425,13 @@ func (cl *call) handle(f frame) error {
 		}
 		if f.stream == cl.id && !cl.done {
 			cl.done = true
-			cl.err = resetStatus(binary.BigEndian.Uint32(f.payload))
+			st := resetStatus(binary.BigEndian.Uint32(f.payload))
+			if d, ok := cl.ctx.Deadline(); ok && st.Code == CodeCanceled && !time.Now().Before(d) {
+				// grpc-go cancels a call at its deadline with a bare
+				// RST_STREAM, no status.
+				st.Code = CodeDeadlineExceeded
+			}
+			cl.err = st
 		}
 	case frameSettings:
 		return cl.onSettings(f)
@@ -572,7 +591,7 @@ func (cl *call) onData(p []byte) error {
 
 // abort ends the call on the client's side and cancels the stream.
 func (cl *call) abort(err error) {
-	cl.done, cl.err = true, err
+	cl.done, cl.err, cl.urgent = true, err, true
 	cl.c.wbuf = appendRSTStream(cl.c.wbuf, cl.id, errCodeCancel)
 }
 
@@ -583,7 +602,7 @@ func (cl *call) finish() {
 		// The server answered before reading the whole request: the
 		// stream is still open on our side.
 		cl.c.wbuf = appendRSTStream(cl.c.wbuf, cl.id, errCodeNo)
-		cl.pending = nil
+		cl.pending, cl.urgent = nil, true
 	}
 	if st := statusFromTrailers(&cl.trailers); st != nil {
 		cl.err = st

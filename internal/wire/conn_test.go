@@ -149,6 +149,9 @@ func TestOtherMethods(t *testing.T) {
 			if !r.All {
 				return nil, status.Error(codes.InvalidArgument, "want all")
 			}
+			if r.Profile == "none" {
+				return &pb.LogoutResponse{}, nil // an empty message: 0 bytes
+			}
 			return &pb.LogoutResponse{Profiles: []string{"a", "b"}}, nil
 		},
 		status: func(context.Context, *pb.StatusRequest) (*pb.StatusResponse, error) {
@@ -166,6 +169,9 @@ func TestOtherMethods(t *testing.T) {
 	out, err := conn.Logout(ctx, &wire.LogoutRequest{All: true})
 	if err != nil || strings.Join(out.Profiles, ",") != "a,b" {
 		t.Errorf("Logout = %+v, %v", out, err)
+	}
+	if out, err := conn.Logout(ctx, &wire.LogoutRequest{All: true, Profile: "none"}); err != nil || len(out.Profiles) != 0 {
+		t.Errorf("Logout with an empty response = %+v, %v", out, err)
 	}
 	st, err := conn.Status(ctx)
 	if err != nil || st.Version != "v1" || st.PID != 42 || len(st.Profiles) != 1 || st.Profiles[0].Failures != 2 || !st.Profiles[0].NextRefresh.Equal(stamp) {
@@ -260,9 +266,12 @@ func TestLargeResponses(t *testing.T) {
 		},
 	})
 	conn := dial(t, path)
+	// A stall in flow control fails at this deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	for i := range 4 {
 		profile := strings.Repeat("p", i)
-		tok, err := conn.GetToken(context.Background(), &wire.GetTokenRequest{Profile: profile})
+		tok, err := conn.GetToken(ctx, &wire.GetTokenRequest{Profile: profile})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +280,7 @@ func TestLargeResponses(t *testing.T) {
 		}
 	}
 	events := 0
-	err := conn.Login(context.Background(), &wire.LoginRequest{}, func(e *wire.LoginEvent) error {
+	err := conn.Login(ctx, &wire.LoginRequest{}, func(e *wire.LoginEvent) error {
 		if e.OpenURL == nil || len(e.OpenURL.URL) != 1<<20 {
 			t.Errorf("event %d = %+v", events, e)
 		}
@@ -292,8 +301,10 @@ func TestLargeRequest(t *testing.T) {
 	// Bigger than the server's initial windows: the client waits for
 	// WINDOW_UPDATE in the middle of the request.
 	tokenValue := "head" + strings.Repeat("x", 1<<20) + "tail"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	for range 2 {
-		out, err := conn.SetCredential(context.Background(), &wire.SetCredentialRequest{Profile: "p", AccessToken: tokenValue})
+		out, err := conn.SetCredential(ctx, &wire.SetCredentialRequest{Profile: "p", AccessToken: tokenValue})
 		if err != nil || out.Profile != "p:headtail" {
 			t.Fatalf("SetCredential = %+v, %v", out, err)
 		}
@@ -377,7 +388,9 @@ func TestStreamStoppedByReceiver(t *testing.T) {
 				}
 			}
 		},
-		getToken: func(context.Context, *pb.GetTokenRequest) (*pb.Token, error) { return &pb.Token{AccessToken: "ok"}, nil },
+		getToken: func(context.Context, *pb.GetTokenRequest) (*pb.Token, error) {
+			return &pb.Token{AccessToken: "ok"}, nil
+		},
 	})
 	conn := dial(t, path)
 	errStop := errors.New("stop")
@@ -409,8 +422,8 @@ func TestUnaryCallToAStream(t *testing.T) {
 	}})
 	_, err := dial(t, path).Unary(context.Background(), "Login", nil)
 	var st *wire.Status
-	if !errors.As(err, &st) || st.Code != wire.CodeInternal {
-		t.Errorf("Unary to a stream of 2 messages = %v, want Internal", err)
+	if !errors.As(err, &st) || st.Code != wire.CodeInternal || !strings.Contains(st.Message, "more than one") {
+		t.Errorf("Unary to a stream of 2 messages = %v, want Internal: more than one message", err)
 	}
 }
 
@@ -447,7 +460,12 @@ func TestDeadline(t *testing.T) {
 	if errors.Is(err, wire.ErrUnavailable) {
 		t.Errorf("GetToken error = %v, matches ErrUnavailable", err)
 	}
-	s := <-called
+	var s seen
+	select {
+	case s = <-called:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server was not called")
+	}
 	if !s.hasDeadline {
 		t.Fatal("the server's context has no deadline: no grpc-timeout was sent")
 	}
@@ -484,6 +502,9 @@ func TestCancel(t *testing.T) {
 	// A call its context interrupted closes the connection.
 	if _, err := conn.GetToken(context.Background(), &wire.GetTokenRequest{}); !errors.Is(err, wire.ErrClosed) {
 		t.Errorf("GetToken after a cancelled call = %v, want ErrClosed", err)
+	}
+	if err := conn.Close(); err != nil {
+		t.Errorf("Close after a cancelled call = %v", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -80,32 +79,71 @@ type frame struct {
 }
 
 // frameReader reads frames no larger than defaultMaxFrameSize, which is all
-// the client announces.
+// the client announces, through a buffer that starts small: most responses
+// are a few hundred bytes.
 type frameReader struct {
-	r   *bufio.Reader
-	hdr [frameHeaderLen]byte
-	buf []byte
+	r    io.Reader
+	buf  []byte
+	head int // buf[head:tail] is read and not yet consumed
+	tail int
 }
 
+func newFrameReader(r io.Reader) frameReader {
+	return frameReader{r: r, buf: make([]byte, 4096)}
+}
+
+// buffered reports whether a read can return without waiting.
+func (fr *frameReader) buffered() int { return fr.tail - fr.head }
+
+// fill reads until n bytes are buffered.
+func (fr *frameReader) fill(n int) error {
+	if fr.tail-fr.head >= n {
+		return nil
+	}
+	if len(fr.buf)-fr.head < n {
+		// Move what is left to the front, in a larger buffer if need be.
+		buf := fr.buf
+		if len(buf) < n {
+			buf = make([]byte, max(n, 2*len(buf)))
+		}
+		fr.tail = copy(buf, fr.buf[fr.head:fr.tail])
+		fr.head, fr.buf = 0, buf
+	}
+	for fr.tail-fr.head < n {
+		m, err := fr.r.Read(fr.buf[fr.tail:])
+		fr.tail += m
+		if err != nil && fr.tail-fr.head < n {
+			if err == io.EOF && fr.tail > fr.head {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// read returns the next frame; its payload is valid until the next read.
 func (fr *frameReader) read() (frame, error) {
-	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+	if err := fr.fill(frameHeaderLen); err != nil {
 		return frame{}, err
 	}
-	h := fr.hdr[:]
+	h := fr.buf[fr.head : fr.head+frameHeaderLen]
 	length := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
 	if length > defaultMaxFrameSize {
 		return frame{}, errProtocol // FRAME_SIZE_ERROR
 	}
-	f := frame{typ: h[3], flags: h[4], stream: binary.BigEndian.Uint32(h[5:]) & 0x7fffffff}
-	if cap(fr.buf) < length {
-		fr.buf = make([]byte, length, defaultMaxFrameSize)
-	}
-	f.payload = fr.buf[:length]
-	if _, err := io.ReadFull(fr.r, f.payload); err != nil {
+	if err := fr.fill(frameHeaderLen + length); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return frame{}, err
+	}
+	h = fr.buf[fr.head : fr.head+frameHeaderLen]
+	f := frame{typ: h[3], flags: h[4], stream: binary.BigEndian.Uint32(h[5:]) & 0x7fffffff}
+	f.payload = fr.buf[fr.head+frameHeaderLen : fr.head+frameHeaderLen+length]
+	fr.head += frameHeaderLen + length
+	if fr.head == fr.tail {
+		fr.head, fr.tail = 0, 0
 	}
 	return f, nil
 }

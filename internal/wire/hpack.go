@@ -256,22 +256,28 @@ func readHPACKString(b []byte) (string, []byte, error) {
 	return string(out), rest, nil
 }
 
-// requestHeaderPrefix is the start of every request's header block: the
-// fields that never change, as static-table references and plain literals.
-var requestHeaderPrefix = []byte{
-	0x83,                                                 // :method POST (static 3)
-	0x86,                                                 // :scheme http (static 6)
-	0x01, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', // :authority (static name 1)
-	0x0f, 0x10, 16, 'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o', 'n', '/', 'g', 'r', 'p', 'c', // content-type (static name 31)
-	0x00, 2, 't', 'e', 8, 't', 'r', 'a', 'i', 'l', 'e', 'r', 's', // te: trailers
-}
+// requestHeaders are the fields every request sends, around its :path
+// (pseudo-header fields must come first), as static-table references and
+// plain literals.
+var (
+	requestHeadersBeforePath = []byte{
+		0x83, // :method POST (static 3)
+		0x86, // :scheme http (static 6)
+	}
+	requestHeadersAfterPath = []byte{
+		0x01, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', // :authority (static name 1)
+		0x0f, 0x10, 16, 'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o', 'n', '/', 'g', 'r', 'p', 'c', // content-type (static name 31)
+		0x00, 2, 't', 'e', 8, 't', 'r', 'a', 'i', 'l', 'e', 'r', 's', // te: trailers
+	}
+)
 
 // appendRequestHeaders appends the header block of a call to path, with a
 // grpc-timeout unless timeout is empty.
 func appendRequestHeaders(b []byte, path, timeout string) []byte {
-	b = append(b, requestHeaderPrefix...)
+	b = append(b, requestHeadersBeforePath...)
 	b = appendHPACKInt(b, 0x00, 4, 4) // :path, literal without indexing, static name 4
 	b = appendHPACKString(b, path)
+	b = append(b, requestHeadersAfterPath...)
 	if timeout != "" {
 		b = append(b, 0x00)
 		b = appendHPACKString(b, "grpc-timeout")

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/base64"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -136,10 +137,10 @@ func TestRequestHeadersDecodeWithXNet(t *testing.T) {
 	want := []hpack.HeaderField{
 		{Name: ":method", Value: "POST"},
 		{Name: ":scheme", Value: "http"},
+		{Name: ":path", Value: "/authd.v1.Broker/GetToken"},
 		{Name: ":authority", Value: "localhost"},
 		{Name: "content-type", Value: "application/grpc"},
 		{Name: "te", Value: "trailers"},
-		{Name: ":path", Value: "/authd.v1.Broker/GetToken"},
 		{Name: "grpc-timeout", Value: "1999m"},
 	}
 	if len(got) != len(want) {
@@ -219,6 +220,29 @@ func TestConsumeVarint(t *testing.T) {
 			if enc := appendVarint(nil, got); !bytes.Equal(enc, tt.in) {
 				t.Errorf("appendVarint(%d) = %x, want %x", got, enc, tt.in)
 			}
+		}
+	}
+}
+
+func TestDecodeBase64(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := range 200 {
+		b := make([]byte, n%40)
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+			s := enc.EncodeToString(b)
+			got, ok := decodeBase64(s)
+			if !ok || !bytes.Equal(got, b) {
+				t.Fatalf("decodeBase64(%q) = %x, %v; want %x", s, got, ok, b)
+			}
+		}
+	}
+	for _, bad := range []string{"A", "AB=C", "AB===", "A*==", "ABCDE", "AB\n", "AR=="} {
+		if got, ok := decodeBase64(bad); ok {
+			t.Errorf("decodeBase64(%q) = %x, want a failure", bad, got)
 		}
 	}
 }

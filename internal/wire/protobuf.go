@@ -18,8 +18,9 @@ const (
 // errMalformed reports bytes that are not a valid protobuf encoding.
 var errMalformed = errors.New("malformed protobuf message")
 
-// maxGroupDepth bounds the nesting of unknown groups skipped while decoding.
-const maxGroupDepth = 64
+// maxGroupDepth bounds the nesting of unknown groups skipped while
+// decoding, as the protobuf runtime's default recursion limit does.
+const maxGroupDepth = 10000
 
 func appendVarint(b []byte, v uint64) []byte {
 	for v >= 0x80 {

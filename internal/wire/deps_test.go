@@ -1,0 +1,30 @@
+package wire_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLeanDependencies keeps the package free of what it exists to avoid:
+// grpc-go, the protobuf runtime, and net/http with TLS (x/net/http2), whose
+// package initialisation would cost every authc command.
+func TestLeanDependencies(t *testing.T) {
+	t.Parallel()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	for _, pkg := range []string{"authd.dev/authd/internal/wire", "authd.dev/authd/internal/wire/internal/probe"} {
+		out, err := exec.Command(goTool, "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.HasPrefix(dep, "google.golang.org/") || strings.HasPrefix(dep, "golang.org/x/net/http2") ||
+				dep == "net/http" || dep == "crypto/tls" || dep == "crypto/x509" {
+				t.Errorf("%s depends on %s", pkg, dep)
+			}
+		}
+	}
+}
