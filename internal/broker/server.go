@@ -41,20 +41,25 @@ func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
 
 // NewServer returns a gRPC server with the Broker service registered.
 func (b *Broker) NewServer() *grpc.Server {
+	uid := os.Getuid()
 	srv := grpc.NewServer(
-		grpc.Creds(peerCredentials{uid: os.Getuid()}),
+		grpc.Creds(peerCredentials{uid: uid}),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			if err := checkPeer(ctx); err != nil {
+			if err := checkPeer(ctx, uid); err != nil {
 				return nil, err
 			}
 			return h(ctx, req)
 		}),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			if err := checkPeer(ss.Context()); err != nil {
+			if err := checkPeer(ss.Context(), uid); err != nil {
 				return err
 			}
 			return h(srv, ss)
 		}),
+		// authc opens a connection per command: keep what each one allocates small.
+		grpc.ReadBufferSize(8<<10),
+		grpc.WriteBufferSize(8<<10),
+		grpc.SharedWriteBuffer(true),
 	)
 	pb.RegisterBrokerServer(srv, &service{b: b})
 	return srv
@@ -318,16 +323,17 @@ func (c peerCredentials) Info() credentials.ProtocolInfo {
 func (c peerCredentials) Clone() credentials.TransportCredentials { return c }
 func (c peerCredentials) OverrideServerName(string) error         { return nil }
 
-func checkPeer(ctx context.Context) error {
+// checkPeer refuses callers whose uid is not the daemon's own (want).
+func checkPeer(ctx context.Context, want int) error {
 	uid := -1
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(peerInfo); ok {
 			uid = info.uid
 		}
 	}
-	if uid != os.Getuid() {
+	if uid != want {
 		st := status.New(codes.PermissionDenied,
-			fmt.Sprintf("this authd serves uid %d only; the caller is uid %d", os.Getuid(), uid))
+			fmt.Sprintf("this authd serves uid %d only; the caller is uid %d", want, uid))
 		if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: pb.ErrorReason_PERMISSION_DENIED.String(), Domain: ErrorDomain}); err == nil {
 			st = withInfo
 		}

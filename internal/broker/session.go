@@ -159,7 +159,7 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 				return tokenOf(rec), nil
 			}
 			refreshed = true
-			err := s.refresh(ctx)
+			err := s.refresh(ctx, rec)
 			switch {
 			case err == nil:
 				continue
@@ -255,17 +255,26 @@ func waitCall(ctx context.Context, ch <-chan singleflight.Result) error {
 // refresh redeems the refresh token once for every concurrent caller. The
 // redemption runs on the session's own context: a caller that gives up does
 // not cancel it for the others.
-func (s *Session) refresh(ctx context.Context) error {
+//
+// seen is the record the caller judged: when the session's record is no
+// longer that one, another refresh (or a login) finished in the meantime and
+// this one is skipped, so callers that looked just before a refresh ended
+// do not start a second one.
+func (s *Session) refresh(ctx context.Context, seen *store.Record) error {
 	return waitCall(ctx, s.calls.DoChan("refresh", func() (any, error) {
-		return nil, s.doRefresh()
+		return nil, s.doRefresh(seen)
 	}))
 }
 
-func (s *Session) doRefresh() error {
+func (s *Session) doRefresh(seen *store.Record) error {
 	s.redeem.Lock()
 	defer s.redeem.Unlock()
 	s.mu.Lock()
 	rec := s.rec
+	if rec != seen {
+		s.mu.Unlock()
+		return nil
+	}
 	s.refreshing = true
 	s.mu.Unlock()
 	defer func() {
@@ -419,7 +428,10 @@ func (s *Session) scheduleLocked() {
 		if s.bg.Err() != nil {
 			return
 		}
-		if err := s.refresh(s.bg); err != nil {
+		s.mu.Lock()
+		rec := s.rec
+		s.mu.Unlock()
+		if err := s.refresh(s.bg, rec); err != nil {
 			s.log.Warn("background refresh failed", "profile", s.profile.Name, "err", err)
 		}
 	})
