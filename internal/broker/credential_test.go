@@ -155,3 +155,31 @@ func TestDeviceCodeExpires(t *testing.T) {
 		t.Errorf("unapproved device code: %v", err)
 	}
 }
+
+// A provider that answers slow_down makes authd poll less often, and the
+// login still completes.
+func TestDeviceLoginSlowDown(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, "file", idptest.Options{DevicePollInterval: time.Second, DeviceSlowDownBelow: 2 * time.Second}, "")
+	ctx := testContext(t)
+	approved := make(chan struct{})
+	err := d.client().Login(ctx, client.LoginOptions{Device: true}, func(ev client.LoginEvent) {
+		if dc := ev.DeviceCode; dc != nil {
+			go func() {
+				defer close(approved)
+				// Let a couple of polls come first.
+				time.Sleep(2500 * time.Millisecond)
+				if err := idptest.ApproveDevice(ctx, dc.VerificationURI, dc.UserCode, "alice", "alice-password"); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	})
+	<-approved
+	if err != nil {
+		t.Fatalf("device login with slow_down: %v", err)
+	}
+	if n := d.idp.SlowDowns(); n != 1 {
+		t.Errorf("%d slow_down answers, want 1 (authd must poll less often after one)", n)
+	}
+}

@@ -36,6 +36,10 @@ type Options struct {
 	// DevicePollInterval is the device flow's interval, sent in whole
 	// seconds; default and minimum 1s, short so tests poll quickly.
 	DevicePollInterval time.Duration
+	// DeviceSlowDownBelow answers slow_down (RFC 8628 3.5) to a device
+	// token request that comes sooner than this after the previous one for
+	// the same code; 0 never does.
+	DeviceSlowDownBelow time.Duration
 	// Users who can log in. Default: [DefaultUsername] / [DefaultPassword].
 	Users []User
 	// Addr to listen on, default "127.0.0.1:0". Only loopback IPs are accepted.
@@ -195,6 +199,7 @@ func newProvider(opts Options, ln net.Listener) (*Provider, error) {
 		accessToken:  opts.AccessTokenLifetime,
 		refreshToken: opts.RefreshTokenLifetime,
 		reuseGrace:   opts.RefreshReuseGrace,
+		slowDown:     opts.DeviceSlowDownBelow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start provider: %w", err)
@@ -259,6 +264,13 @@ func (p *Provider) Count(endpoint string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.counts[endpoint]
+}
+
+// SlowDowns is how many device token requests were answered slow_down.
+func (p *Provider) SlowDowns() int {
+	p.storage.mu.Lock()
+	defer p.storage.mu.Unlock()
+	return p.storage.slowDowns
 }
 
 // ResetCounts zeroes every counter and forgets the recorded authorize and

@@ -43,6 +43,7 @@ type lifetimes struct {
 	accessToken  time.Duration
 	refreshToken time.Duration
 	reuseGrace   time.Duration
+	slowDown     time.Duration // see Options.DeviceSlowDownBelow
 }
 
 // rotation remembers a rotated-out refresh token.
@@ -67,6 +68,7 @@ type storage struct {
 	rotated       map[string]rotation      // rotated-out refresh token -> its grant
 	deviceCodes   map[string]*deviceEntry
 	userCodes     map[string]string // user code -> device code
+	slowDowns     int               // slow_down answers given
 }
 
 func newStorage(users []User, clients []*client, lt lifetimes) (*storage, error) {
@@ -596,6 +598,7 @@ func (s *storage) Health(context.Context) error { return nil }
 type deviceEntry struct {
 	userCode string
 	state    *op.DeviceAuthorizationState
+	lastPoll time.Time
 }
 
 // StoreDeviceAuthorization implements op.DeviceAuthorizationStorage.
@@ -627,6 +630,14 @@ func (s *storage) GetDeviceAuthorizatonState(ctx context.Context, clientID, devi
 	entry, ok := s.deviceCodes[deviceCode]
 	if !ok || entry.state.ClientID != clientID {
 		return nil, errors.New("device code not found for client")
+	}
+	now := time.Now()
+	tooSoon := s.lifetimes.slowDown > 0 && !entry.lastPoll.IsZero() && now.Sub(entry.lastPoll) < s.lifetimes.slowDown
+	entry.lastPoll = now
+	if tooSoon {
+		s.slowDowns++
+		// op answers slow_down to a deadline error.
+		return nil, fmt.Errorf("polling too fast: %w", context.DeadlineExceeded)
 	}
 	state := *entry.state
 	if state.Done || state.Denied {
