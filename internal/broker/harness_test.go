@@ -125,19 +125,6 @@ func (c *clock) Sleep(d time.Duration) {
 	c.offset += d
 }
 
-// Pending reports how many timers are armed.
-func (c *clock) Pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if !t.stopped {
-			n++
-		}
-	}
-	return n
-}
-
 // keyringConfig is the [keyring] section for a backend, with its files in dir.
 func keyringConfig(t *testing.T, backend, dir string) string {
 	switch backend {
@@ -149,7 +136,7 @@ func keyringConfig(t *testing.T, backend, dir string) string {
 		return fmt.Sprintf("[keyring]\nbackend = \"file\"\nfile_dir = %q\npassphrase_file = %q\n", filepath.Join(dir, "keyring"), pass)
 	case "keyctl":
 		t.Cleanup(func() {
-			name := "authd-test-" + strings.ReplaceAll(t.Name(), "/", "-")
+			name := keyringServiceFor(t)
 			if id, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", name, 0); err == nil {
 				_, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
 			}
@@ -291,7 +278,13 @@ func (d *daemon) addProfile(name, body string) {
 }
 
 func (d *daemon) keyringService() string {
-	return "authd-test-" + strings.ReplaceAll(d.t.Name(), "/", "-")
+	return keyringServiceFor(d.t)
+}
+
+// keyringServiceFor names a test's own keyring service: parallel tests
+// share the user's keyctl keyring.
+func keyringServiceFor(t *testing.T) string {
+	return "authd-test-" + strings.ReplaceAll(t.Name(), "/", "-")
 }
 
 // refreshToken reads the stored refresh token straight from the keyring.

@@ -371,9 +371,7 @@ func (s *Session) recordOf(tok *flow.Token, prev *store.Record) *store.Record {
 		Scopes:       tok.Scopes,
 		UpdatedAt:    now,
 	}
-	if !tok.Expiry.IsZero() {
-		rec.Expiry = now.Add(time.Until(tok.Expiry))
-	}
+	rec.Expiry = s.onClock(tok.Expiry, now)
 	rec.IssuedAt = now
 	if tok.RefreshIn > 0 {
 		rec.RefreshAt = now.Add(tok.RefreshIn)
@@ -395,6 +393,15 @@ func (s *Session) recordOf(tok *flow.Token, prev *store.Record) *store.Record {
 		rec.Account = c.Account
 	}
 	return rec
+}
+
+// onClock moves a flow's expiry, stamped with the wall clock, onto the
+// session's clock (the same clock but in tests).
+func (s *Session) onClock(expiry, now time.Time) time.Time {
+	if expiry.IsZero() {
+		return expiry
+	}
+	return now.Add(time.Until(expiry))
 }
 
 func (s *Session) providerTimeout() time.Duration {
@@ -606,7 +613,7 @@ func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest,
 				return nil, err
 			}
 		}
-		t := &Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, Expiry: s.recordOf(tok, nil).Expiry, Scopes: tok.Scopes}
+		t := &Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, Expiry: s.onClock(tok.Expiry, s.clock.Now()), Scopes: tok.Scopes}
 		s.mu.Lock()
 		if s.minted == nil {
 			s.minted = map[string]*Token{}

@@ -102,9 +102,6 @@ func New(profile *config.Profile) (*Client, error) {
 	return &Client{profile: profile, http: hc}, nil
 }
 
-// Profile returns the profile the client was built for.
-func (c *Client) Profile() *config.Profile { return c.profile }
-
 func httpClient(p *config.Profile) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext

@@ -57,23 +57,12 @@ func (c *Client) postToken(ctx context.Context, ep *endpoints, form url.Values) 
 	return c.postTokenAs(ctx, ep, form, c.profile.ClientSecret)
 }
 
-// postTokenAs is postToken with the given client secret: public clients
-// (no secret) send their client_id in the body, confidential ones use HTTP
-// Basic authentication.
+// postTokenAs is postToken with the given client secret.
 func (c *Client) postTokenAs(ctx context.Context, ep *endpoints, form url.Values, secret string) (*oauth2.Token, error) {
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.TokenURL, nil)
+	r, err := c.formRequest(ctx, ep.TokenURL, form, secret)
 	if err != nil {
 		return nil, err
 	}
-	if secret == "" {
-		form.Set("client_id", c.profile.ClientID)
-	} else {
-		r.SetBasicAuth(url.QueryEscape(c.profile.ClientID), url.QueryEscape(secret))
-	}
-	body := form.Encode()
-	r.Body = io.NopCloser(strings.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(r)
 	if err != nil {
@@ -122,6 +111,24 @@ func (c *Client) postTokenAs(ctx context.Context, ep *endpoints, form url.Values
 	return t.WithExtra(extra), nil
 }
 
+// formRequest builds a form POST authenticated as the client: public
+// clients (no secret) send their client_id in the body, confidential ones
+// use HTTP Basic authentication.
+func (c *Client) formRequest(ctx context.Context, endpoint string, form url.Values, secret string) (*http.Request, error) {
+	if secret == "" {
+		form.Set("client_id", c.profile.ClientID)
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	if secret != "" {
+		r.SetBasicAuth(url.QueryEscape(c.profile.ClientID), url.QueryEscape(secret))
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r, nil
+}
+
 // Revoke asks the provider to revoke a token (RFC 7009). It reports whether
 // the provider offers revocation at all.
 func (c *Client) Revoke(ctx context.Context, token, hint string) (bool, error) {
@@ -136,17 +143,9 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) (bool, error) {
 	if hint != "" {
 		form.Set("token_type_hint", hint)
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.revocation, strings.NewReader(form.Encode()))
+	r, err := c.formRequest(ctx, ep.revocation, form, c.profile.ClientSecret)
 	if err != nil {
 		return true, err
-	}
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.profile.ClientSecret != "" {
-		r.SetBasicAuth(url.QueryEscape(c.profile.ClientID), url.QueryEscape(c.profile.ClientSecret))
-	} else {
-		form.Set("client_id", c.profile.ClientID)
-		r.Body = io.NopCloser(strings.NewReader(form.Encode()))
-		r.ContentLength = int64(len(form.Encode()))
 	}
 	resp, err := c.http.Do(r)
 	if err != nil {
