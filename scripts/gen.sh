@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 PROTOC_GEN_GO=v1.36.12       # google.golang.org/protobuf
 PROTOC_GEN_GO_GRPC=v1.6.2    # google.golang.org/grpc/cmd/protoc-gen-go-grpc
 
-if ! command -v protoc >/dev/null; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null
+# protoc needs the well-known types (google/protobuf/*.proto) of libprotobuf-dev,
+# which protobuf-compiler only recommends.
+scripts/deps.sh protobuf-compiler libprotobuf-dev
+if [ ! -f /usr/include/google/protobuf/timestamp.proto ]; then
+	echo "scripts/gen.sh: /usr/include/google/protobuf/timestamp.proto is missing (Debian package libprotobuf-dev)" >&2
+	exit 1
 fi
 bin="$(go env GOPATH)/bin"
 want_go="protoc-gen-go $PROTOC_GEN_GO"

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh ca-certificates git protobuf-compiler keyutils gnome-keyring dbus-bin dbus-daemon \
+scripts/deps.sh ca-certificates git protobuf-compiler libprotobuf-dev keyutils gnome-keyring dbus-bin dbus-daemon \
 	systemd chromium iproute2 util-linux procps
 
 echo "== go vet"

@@ -96,6 +96,7 @@ const (
 	DefaultTimeout        = 30 * time.Second
 	DefaultLoginTimeout   = 5 * time.Minute
 	DefaultRedirectPath   = "/callback"
+	DefaultTokenLifetime  = 5 * time.Minute
 )
 
 var (
@@ -188,6 +189,10 @@ type Profile struct {
 	// LoginTimeout bounds an interactive login (toml login_timeout);
 	// default 5m.
 	LoginTimeout time.Duration
+	// TokenLifetime is how long an access token is taken to live when the
+	// provider's token response gives no usable expires_in and the token
+	// is no JWT with an exp claim (toml token_lifetime); default 5m.
+	TokenLifetime time.Duration
 }
 
 // String describes the profile without its client secret.

@@ -108,6 +108,7 @@ success_html = "~/pages/ok.html"
 failure_html = "fail.html"
 timeout = "45s"
 login_timeout = "2m30s"
+token_lifetime = "1h"
 
 [profiles."local.dev"]
 issuer = "http://127.0.0.1:5556/dex"
@@ -151,6 +152,7 @@ client_id = "dev"
 		FailureHTML:                 filepath.Join(dir, "fail.html"),
 		Timeout:                     45 * time.Second,
 		LoginTimeout:                150 * time.Second,
+		TokenLifetime:               time.Hour,
 	})
 	diffFields(t, "local.dev", *cfg.Profiles["local.dev"], Profile{
 		Name:         "local.dev",
@@ -159,8 +161,9 @@ client_id = "dev"
 		Scopes:       []string{"openid", "profile", "email", "offline_access"},
 		Flow:         FlowAuto,
 		RedirectPath: "/callback",
-		Timeout:      30 * time.Second,
-		LoginTimeout: 5 * time.Minute,
+		Timeout:       30 * time.Second,
+		LoginTimeout:  5 * time.Minute,
+		TokenLifetime: 5 * time.Minute,
 	})
 }
 
@@ -359,6 +362,14 @@ func TestParseErrors(t *testing.T) {
 		{"port too large", work + "redirect_port = 65536", "4: profiles.work.redirect_port: must be between 0 and 65535, not 65536"},
 		{"port negative", work + "redirect_port = -1", "4: profiles.work.redirect_port: must be between 0 and 65535, not -1"},
 		{"redirect_path", work + "redirect_path = \"callback\"", `4: profiles.work.redirect_path: must start with "/"`},
+		// A router pattern once reached the login's ServeMux and panicked the daemon.
+		{"redirect_path wildcard", work + "redirect_path = \"/{\"", `4: profiles.work.redirect_path: must be a plain path such as "/callback" (letters, digits and . _ ~ - between slashes), not "/{"`},
+		{"redirect_path space", work + "redirect_path = \"/a b\"", `4: profiles.work.redirect_path: must be a plain path such as "/callback" (letters, digits and . _ ~ - between slashes), not "/a b"`},
+		{"redirect_path query", work + "redirect_path = \"/cb?x=1\"", `4: profiles.work.redirect_path: must be a plain path such as "/callback" (letters, digits and . _ ~ - between slashes), not "/cb?x=1"`},
+		{"redirect_path dotdot", work + "redirect_path = \"/a/../b\"", `4: profiles.work.redirect_path: must not contain ".." segments`},
+		{"redirect_path empty segment", work + "redirect_path = \"//cb\"", `4: profiles.work.redirect_path: must be a plain path such as "/callback" (letters, digits and . _ ~ - between slashes), not "//cb"`},
+		{"ca_file device", work + "ca_file = \"/dev/zero\"", "4: profiles.work.ca_file: cannot read CA file: /dev/zero: not a regular file (a device)"},
+		{"template device", work + "success_html = \"/dev/zero\"", "4: profiles.work.success_html: cannot read template: /dev/zero: not a regular file (a device)"},
 		{"ca_file missing", work + "ca_file = \"ca.pem\"", "4: profiles.work.ca_file: cannot read CA file: open /nonexistent/authd/ca.pem: no such file or directory"},
 		{"template missing", work + "success_html = \"/nonexistent/ok.html\"", "4: profiles.work.success_html: cannot read template: open /nonexistent/ok.html: no such file or directory"},
 
@@ -422,7 +433,7 @@ func TestParseFiles(t *testing.T) {
 		{"bad template", work + "failure_html = \"bad.html\"",
 			`4: profiles.work.failure_html: not a valid html/template: template: bad.html:1: bad character U+003C '<'`},
 		{"template is a directory", work + "success_html = \".\"",
-			"4: profiles.work.success_html: cannot read template: read " + dir + ": is a directory"},
+			"4: profiles.work.success_html: cannot read template: " + dir + ": not a regular file (a directory)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -214,11 +214,12 @@ func (d *decoder) profile(name string, t *table) *Profile {
 		d.errorf(t.key, "profile name must match [A-Za-z0-9_.-]+")
 	}
 	p := &Profile{
-		Name:         name,
-		Flow:         FlowAuto,
-		RedirectPath: DefaultRedirectPath,
-		Timeout:      DefaultTimeout,
-		LoginTimeout: DefaultLoginTimeout,
+		Name:          name,
+		Flow:          FlowAuto,
+		RedirectPath:  DefaultRedirectPath,
+		Timeout:       DefaultTimeout,
+		LoginTimeout:  DefaultLoginTimeout,
+		TokenLifetime: DefaultTokenLifetime,
 	}
 	errsBefore := len(d.errs)
 	t.url("issuer", &p.Issuer, true)
@@ -237,8 +238,10 @@ func (d *decoder) profile(name string, t *table) *Profile {
 	t.str("audience", &p.Audience)
 	t.enum("flow", &p.Flow, flows)
 	t.port("redirect_port", &p.RedirectPort)
-	if t.str("redirect_path", &p.RedirectPath) && !strings.HasPrefix(p.RedirectPath, "/") {
-		d.errorf(t.child("redirect_path"), `must start with "/"`)
+	if t.str("redirect_path", &p.RedirectPath) {
+		if msg := checkRedirectPath(p.RedirectPath); msg != "" {
+			d.errorf(t.child("redirect_path"), "%s", msg)
+		}
 	}
 	t.authParams("extra_auth_params", &p.ExtraAuthParams)
 	t.boolean("auth_params_in_token_request", &p.AuthParamsInTokenRequest)
@@ -248,6 +251,7 @@ func (d *decoder) profile(name string, t *table) *Profile {
 	t.template("failure_html", &p.FailureHTML)
 	t.duration("timeout", &p.Timeout)
 	t.duration("login_timeout", &p.LoginTimeout)
+	t.duration("token_lifetime", &p.TokenLifetime)
 	t.rejectUnknown()
 
 	// A missing key is reported at the line of its table.
@@ -457,6 +461,38 @@ func (t *table) url(name string, dst *string, issuer bool) {
 	*dst = s
 }
 
+// CheckEndpoint applies the rules of a configured endpoint to one the
+// provider announced in its discovery document: an absolute https URL, or
+// http on a loopback host, without credentials or fragment.
+func CheckEndpoint(s string) error {
+	if msg := checkURL(s, false); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// redirectPathRE is a plain absolute path: segments of unreserved
+// characters (RFC 3986), nothing a router or a provider could read as a
+// pattern, a query or an escape.
+var redirectPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+/?$`)
+
+func checkRedirectPath(p string) string {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return `must start with "/"`
+	case len(p) > 256:
+		return "must be at most 256 characters"
+	case p != "/" && !redirectPathRE.MatchString(p):
+		return fmt.Sprintf(`must be a plain path such as "/callback" (letters, digits and . _ ~ - between slashes), not %q`, p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Sprintf("must not contain %q segments", seg)
+		}
+	}
+	return ""
+}
+
 func checkURL(s string, issuer bool) string {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -576,7 +612,7 @@ func (t *table) caFile(name string, dst *string) {
 	if !t.path(name, &p) {
 		return
 	}
-	pem, err := os.ReadFile(p)
+	pem, err := ReadFile(p, MaxFileSize)
 	if err != nil {
 		t.d.errorf(t.child(name), "cannot read CA file: %v", err)
 		return
@@ -594,7 +630,7 @@ func (t *table) template(name string, dst *string) {
 	if !t.path(name, &p) {
 		return
 	}
-	text, err := os.ReadFile(p)
+	text, err := ReadFile(p, MaxFileSize)
 	if err != nil {
 		t.d.errorf(t.child(name), "cannot read template: %v", err)
 		return
