@@ -249,7 +249,9 @@ func Reason(err error) pb.ErrorReason {
 		return pb.ErrorReason_KEYRING_LOCKED
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrTimeout), errors.Is(err, store.ErrNoPassphrase), errors.Is(err, store.ErrCorrupt):
 		return pb.ErrorReason_KEYRING_UNAVAILABLE
-	case errors.Is(err, ErrInvalidRequest), errors.Is(err, ErrTokenLifetime):
+	case errors.Is(err, ErrTokenLifetime):
+		return pb.ErrorReason_TOKEN_LIFETIME
+	case errors.Is(err, ErrInvalidRequest):
 		return pb.ErrorReason_INVALID_REQUEST
 	}
 	return pb.ErrorReason_ERROR_REASON_UNSPECIFIED
@@ -266,6 +268,7 @@ var reasonCodes = map[pb.ErrorReason]codes.Code{
 	pb.ErrorReason_KEYRING_UNAVAILABLE: codes.FailedPrecondition,
 	pb.ErrorReason_INVALID_REQUEST:     codes.InvalidArgument,
 	pb.ErrorReason_PERMISSION_DENIED:   codes.PermissionDenied,
+	pb.ErrorReason_TOKEN_LIFETIME:      codes.OutOfRange,
 }
 
 // toStatus turns an error into a gRPC status with an ErrorInfo reason.

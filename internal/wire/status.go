@@ -48,6 +48,7 @@ const (
 	ReasonLoginTimeout       = "LOGIN_TIMEOUT"
 	ReasonInvalidRequest     = "INVALID_REQUEST"
 	ReasonPermissionDenied   = "PERMISSION_DENIED"
+	ReasonTokenLifetime      = "TOKEN_LIFETIME"
 )
 
 // Status is a gRPC status other than OK, as the server (or the HTTP/2

@@ -44,6 +44,8 @@ const (
 	ErrorReason_LOGIN_TIMEOUT            ErrorReason = 8
 	ErrorReason_INVALID_REQUEST          ErrorReason = 9
 	ErrorReason_PERMISSION_DENIED        ErrorReason = 10
+	// The provider's fresh tokens live shorter than the min_valid asked for.
+	ErrorReason_TOKEN_LIFETIME ErrorReason = 11
 )
 
 // Enum value maps for ErrorReason.
@@ -60,6 +62,7 @@ var (
 		8:  "LOGIN_TIMEOUT",
 		9:  "INVALID_REQUEST",
 		10: "PERMISSION_DENIED",
+		11: "TOKEN_LIFETIME",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -73,6 +76,7 @@ var (
 		"LOGIN_TIMEOUT":            8,
 		"INVALID_REQUEST":          9,
 		"PERMISSION_DENIED":        10,
+		"TOKEN_LIFETIME":           11,
 	}
 )
 
@@ -1346,7 +1350,7 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"credential\"e\n" +
 	"\x15SetCredentialResponse\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x122\n" +
-	"\x06expiry\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry*\xfd\x01\n" +
+	"\x06expiry\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry*\x91\x02\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eLOGIN_REQUIRED\x10\x01\x12\x15\n" +
@@ -1359,7 +1363,8 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\rLOGIN_TIMEOUT\x10\b\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\t\x12\x15\n" +
 	"\x11PERMISSION_DENIED\x10\n" +
-	"2\xc5\x02\n" +
+	"\x12\x12\n" +
+	"\x0eTOKEN_LIFETIME\x10\v2\xc5\x02\n" +
 	"\x06Broker\x126\n" +
 	"\bGetToken\x12\x19.authd.v1.GetTokenRequest\x1a\x0f.authd.v1.Token\x127\n" +
 	"\x05Login\x12\x16.authd.v1.LoginRequest\x1a\x14.authd.v1.LoginEvent0\x01\x12;\n" +
