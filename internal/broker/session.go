@@ -33,14 +33,15 @@ const (
 	StateNeedsLogin State = "needs_login"
 )
 
-// DefaultMinValid is how long a returned token stays valid when the caller does not say.
+// DefaultMinValid is how long a returned token stays valid when the caller
+// does not say, unless the provider's tokens live less than four times that.
 const DefaultMinValid = time.Minute
 
 // TokenRequest is what a caller asks a session for.
 type TokenRequest struct {
 	Scopes       []string // a subset of the profile's scopes; empty: the session's token
 	Audience     string
-	MinValid     time.Duration // 0: DefaultMinValid
+	MinValid     time.Duration // 0: DefaultMinValid, or a quarter of the provider's token lifetime
 	Interactive  bool          // start or join a login when one is needed, and wait for it
 	ForceRefresh bool
 }
@@ -126,12 +127,23 @@ func (s *Session) clientSecret(rec *store.Record) string {
 
 // Token returns an access token valid for at least req.MinValid, refreshing
 // or (when req.Interactive) logging in first when needed.
+//
+// A caller that names no MinValid gets [DefaultMinValid], or a quarter of
+// the provider's token lifetime when that is shorter, and is never failed
+// for it: such callers are served from cache while the provider is down. A
+// caller that asks for more than is left, or for a forced refresh, is told
+// when that cannot be done (the provider is down, or its fresh tokens live
+// shorter than asked) instead of being handed less than it asked for.
 func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
-	minValid := req.MinValid
-	if minValid <= 0 {
-		minValid = DefaultMinValid
-	}
+	req.Scopes = uniqueScopes(req.Scopes)
+	explicit := req.MinValid > 0
 	if mintKey := s.mintKey(req); mintKey != "" {
+		minValid := req.MinValid
+		if !explicit {
+			s.mu.Lock()
+			minValid = defaultMinValid(lifetime(s.rec))
+			s.mu.Unlock()
+		}
 		return s.mintedToken(ctx, mintKey, req, minValid)
 	}
 	refreshed, loggedIn := false, false // what this call already did
@@ -146,16 +158,33 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 			continue
 		}
 		hasToken := rec != nil && rec.AccessToken != ""
+		minValid := req.MinValid
+		if !explicit {
+			minValid = defaultMinValid(lifetime(rec))
+		}
 		if hasToken && s.validFor(rec.Expiry, minValid) && (!req.ForceRefresh || refreshed || loggedIn) {
 			return tokenOf(rec), nil
 		}
 		if hasToken && (refreshed || loggedIn) {
+			if !explicit && s.validFor(rec.Expiry, 0) {
+				return tokenOf(rec), nil
+			}
+			return nil, s.lifetimeError(rec, minValid)
+		}
+		if lt := lifetime(rec); explicit && hasToken && rec.Source != store.SourceStatic && lt > 0 && minValid >= lt {
+			// A fresh token has shown the provider's lifetime: another
+			// redemption cannot give more, and with rotation each one
+			// costs a refresh token. Asked again after the next refresh.
 			return nil, s.lifetimeError(rec, minValid)
 		}
 		if s.renewable(rec) && !refreshed {
-			if hasToken && s.validFor(rec.Expiry, 0) && !req.ForceRefresh && s.backingOff() {
+			if hasToken && s.validFor(rec.Expiry, 0) && s.backingOff() {
 				// The provider is failing and the background retry is
-				// scheduled: serve what is still valid instead of piling on.
+				// scheduled: serve what is still valid instead of piling
+				// on, unless the caller asked for what it cannot give.
+				if explicit || req.ForceRefresh {
+					return nil, s.unavailableError(rec, s.lastError(), req)
+				}
 				return tokenOf(rec), nil
 			}
 			refreshed = true
@@ -166,6 +195,9 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 			case errors.Is(err, flow.ErrInvalidGrant):
 				// The grant is gone: a login is the only way on.
 			case hasToken && s.validFor(rec.Expiry, 0) && errors.Is(err, flow.ErrUnavailable):
+				if explicit || req.ForceRefresh {
+					return nil, s.unavailableError(rec, err, req)
+				}
 				s.log.Warn("refresh failed; serving the still-valid token", "profile", s.profile.Name, "err", err)
 				return tokenOf(rec), nil
 			default:
@@ -192,9 +224,67 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 
 // lifetimeError explains a provider whose fresh tokens cannot satisfy min_valid.
 func (s *Session) lifetimeError(rec *store.Record, minValid time.Duration) error {
-	left := rec.Expiry.Sub(s.clock.Now()).Round(time.Second)
+	lt := lifetime(rec)
+	if lt <= 0 {
+		lt = rec.Expiry.Sub(s.clock.Now())
+	}
 	return fmt.Errorf("%w: profile %s: a fresh token is valid for %s, less than the %s asked for",
-		ErrTokenLifetime, s.profile.Name, left, minValid)
+		ErrTokenLifetime, s.profile.Name, lt.Round(time.Second), minValid)
+}
+
+// unavailableError explains a request that the cached token cannot answer
+// while the provider cannot be reached.
+func (s *Session) unavailableError(rec *store.Record, cause error, req TokenRequest) error {
+	left := rec.Expiry.Sub(s.clock.Now()).Round(time.Second)
+	what := fmt.Sprintf("a token valid for %s", req.MinValid)
+	if req.ForceRefresh {
+		what = "a new token"
+	}
+	if cause == nil || !errors.Is(cause, flow.ErrUnavailable) {
+		cause = fmt.Errorf("%w: %w", flow.ErrUnavailable, cmp.Or(cause, errors.New("refresh failing")))
+	}
+	return fmt.Errorf("profile %s: cannot get %s now; the cached token is still valid for %s: %w",
+		s.profile.Name, what, left, cause)
+}
+
+func (s *Session) lastError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+// lifetime is how long the provider's tokens live, as the record's token
+// showed when it was issued to authd; 0 when unknown.
+func lifetime(rec *store.Record) time.Duration {
+	if rec == nil || rec.IssuedAt.IsZero() || !rec.Expiry.After(rec.IssuedAt) {
+		return 0
+	}
+	return rec.Expiry.Sub(rec.IssuedAt)
+}
+
+// defaultMinValid is the validity a caller gets when it does not say: a
+// minute, or a quarter of the provider's token lifetime when that is
+// shorter (tokens of 60 s are common), so that a default request never
+// asks for more than a fresh token has.
+func defaultMinValid(lifetime time.Duration) time.Duration {
+	if lifetime <= 0 {
+		return DefaultMinValid
+	}
+	return min(DefaultMinValid, lifetime/4)
+}
+
+// uniqueScopes drops repeated scopes, keeping the first of each.
+func uniqueScopes(scopes []string) []string {
+	if len(scopes) < 2 {
+		return scopes
+	}
+	out := make([]string, 0, len(scopes))
+	for _, sc := range scopes {
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 func (s *Session) validFor(expiry time.Time, d time.Duration) bool {
@@ -456,7 +546,7 @@ func refreshTime(rec *store.Record, now time.Time) time.Time {
 	}
 	lifetime := rec.Expiry.Sub(issued)
 	at := issued.Add(time.Duration(float64(lifetime) * (0.75 + 0.10*rand.Float64())))
-	if latest := rec.Expiry.Add(-DefaultMinValid - refreshMargin); latest.Before(at) {
+	if latest := rec.Expiry.Add(-defaultMinValid(lifetime) - min(refreshMargin, lifetime/10)); latest.Before(at) {
 		at = latest
 		if half := issued.Add(lifetime / 2); at.Before(half) {
 			at = half
