@@ -280,11 +280,17 @@ func TestCallbackErrors(t *testing.T) {
 	}{
 		{
 			name: "state mismatch",
-			complete: func(ctx context.Context, _, redirectURI string) (int, string, error) {
-				return get(ctx, redirectURI+"?code=stolen&state=forged")
+			// A forged callback gets the failure page and is ignored: the
+			// login goes on to the provider's answer.
+			complete: func(ctx context.Context, authURL, redirectURI string) (int, string, error) {
+				status, body, err := get(ctx, redirectURI+"?code=stolen&state=forged")
+				if err != nil || status != http.StatusBadRequest || !strings.Contains(body, "does not belong to this login") {
+					return status, body, fmt.Errorf("forged callback answered %d (%v): %s", status, err, body)
+				}
+				return idptest.DenyLogin(ctx, authURL)
 			},
-			page:   "does not belong to this login",
-			reason: "does not belong to this login",
+			page:   "access_denied",
+			reason: "access_denied",
 		},
 		{
 			name: "provider error",

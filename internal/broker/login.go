@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -142,7 +143,36 @@ func (s *Session) loginKind(req LoginRequest) string {
 	return loginBrowser
 }
 
+// runLogin runs a login to its end and releases every waiter, whatever
+// happens: a panic in a flow fails this login, not the daemon.
 func (s *Session) runLogin(run *loginRun) {
+	rec, err := s.attemptLogin(run)
+	if err != nil {
+		err = fmt.Errorf("login %s: %w", s.profile.Name, err)
+		s.log.Warn("login failed", "profile", s.profile.Name, "err", err)
+	} else {
+		s.log.Info("logged in", "profile", s.profile.Name, "account", rec.Account)
+	}
+	s.mu.Lock()
+	s.login = nil
+	if err != nil {
+		s.lastErr = err
+	}
+	s.mu.Unlock()
+	run.rec, run.err = rec, err
+	close(run.done)
+}
+
+// attemptLogin runs the login's flow and saves what it got.
+func (s *Session) attemptLogin(run *loginRun) (rec *store.Record, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			// The panic's text stays in the log: it may say more about the
+			// daemon's insides than a client should see.
+			s.log.Error("login panicked", "profile", s.profile.Name, "flow", run.kind, "panic", p, "stack", string(debug.Stack()))
+			rec, err = nil, fmt.Errorf("%w: internal error in the %s flow (the daemon's log has the details)", flow.ErrLoginFailed, run.kind)
+		}
+	}()
 	timeout := s.profile.LoginTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -150,6 +180,7 @@ func (s *Session) runLogin(run *loginRun) {
 	ctx, cancel := context.WithTimeoutCause(s.bg, timeout,
 		fmt.Errorf("%w: the login was not completed within %s", ErrLoginTimeout, timeout))
 	defer cancel()
+	ctx = flow.WithLogger(ctx, s.log)
 
 	browser := func() (*flow.Token, error) {
 		return s.flow.PKCELogin(ctx, func(authURL, redirectURI string) {
@@ -160,7 +191,6 @@ func (s *Session) runLogin(run *loginRun) {
 		return s.flow.DeviceLogin(ctx, func(dc flow.DeviceCode) { run.setPrompt(Prompt{Device: &dc}) })
 	}
 	var tok *flow.Token
-	var err error
 	switch run.kind {
 	case loginClientSecret:
 		s.mu.Lock()
@@ -184,7 +214,6 @@ func (s *Session) runLogin(run *loginRun) {
 	if err == nil && errors.Is(context.Cause(ctx), ErrLoginTimeout) {
 		err = context.Cause(ctx)
 	}
-	var rec *store.Record
 	if err == nil {
 		s.mu.Lock()
 		prev := s.rec
@@ -205,17 +234,7 @@ func (s *Session) runLogin(run *loginRun) {
 		err = context.Cause(ctx)
 	}
 	if err != nil {
-		err = fmt.Errorf("login %s: %w", s.profile.Name, err)
-		s.log.Warn("login failed", "profile", s.profile.Name, "err", err)
-	} else {
-		s.log.Info("logged in", "profile", s.profile.Name, "account", rec.Account)
+		return nil, err
 	}
-	s.mu.Lock()
-	s.login = nil
-	if err != nil {
-		s.lastErr = err
-	}
-	s.mu.Unlock()
-	run.rec, run.err = rec, err
-	close(run.done)
+	return rec, nil
 }

@@ -155,12 +155,12 @@ client_id = "dev"
 		TokenLifetime:               time.Hour,
 	})
 	diffFields(t, "local.dev", *cfg.Profiles["local.dev"], Profile{
-		Name:         "local.dev",
-		Issuer:       "http://127.0.0.1:5556/dex",
-		ClientID:     "dev",
-		Scopes:       []string{"openid", "profile", "email", "offline_access"},
-		Flow:         FlowAuto,
-		RedirectPath: "/callback",
+		Name:          "local.dev",
+		Issuer:        "http://127.0.0.1:5556/dex",
+		ClientID:      "dev",
+		Scopes:        []string{"openid", "profile", "email", "offline_access"},
+		Flow:          FlowAuto,
+		RedirectPath:  "/callback",
 		Timeout:       30 * time.Second,
 		LoginTimeout:  5 * time.Minute,
 		TokenLifetime: 5 * time.Minute,

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"net/http"
-	"os"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"authd.dev/authd/internal/config"
+	"authd.dev/authd/internal/jwt"
 )
 
 // Sentinel errors callers branch on.
@@ -45,11 +48,13 @@ func (e *ProviderError) Error() string {
 	if e.StatusCode != 0 {
 		msg += fmt.Sprintf(" HTTP %d", e.StatusCode)
 	}
+	// Cleaned again: a ProviderError may be built from text that did not
+	// come through classify (the loopback callback's query).
 	if e.Code != "" {
-		msg += " " + e.Code
+		msg += " " + CleanText(e.Code, maxCodeLen)
 	}
 	if e.Description != "" {
-		msg += ": " + e.Description
+		msg += ": " + CleanText(e.Description, maxDescriptionLen)
 	}
 	return msg
 }
@@ -106,9 +111,12 @@ func httpClient(p *config.Profile) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.IdleConnTimeout = 60 * time.Second
+	tr.MaxResponseHeaderBytes = 64 << 10
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: p.InsecureSkipVerify} //nolint:gosec // opt-in per profile
 	if p.CAFile != "" {
-		pem, err := os.ReadFile(p.CAFile)
+		// The path is the user's, but it may name a FIFO or /dev/zero: read
+		// it the way the config loader does, bounded and never blocking.
+		pem, err := config.ReadFile(p.CAFile, config.MaxFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("read ca_file: %w", err)
 		}
@@ -126,7 +134,117 @@ func httpClient(p *config.Profile) (*http.Client, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	return &http.Client{
+		// go-oidc reads discovery and JWKS bodies without a limit: cap
+		// every body here, whoever reads it.
+		Transport:     cappedTransport{tr},
+		Timeout:       timeout,
+		CheckRedirect: checkRedirect,
+	}, nil
+}
+
+// maxResponseSize bounds every response body read from the provider.
+const maxResponseSize = 1 << 20
+
+// maxRedirects bounds the same-origin redirects a discovery or JWKS fetch follows.
+const maxRedirects = 3
+
+// RedirectError means the provider answered a request with a redirect that
+// authd does not follow: any redirect of a request that carries a secret
+// (token, device authorization, revocation: every POST), and any redirect to
+// another origin. Following one would hand the secret, or the trust placed
+// in the issuer, to whoever the Location names.
+type RedirectError struct {
+	Location string // sanitized and capped; safe to show
+	Reason   string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("the provider redirected to %s, which authd does not follow (%s)", e.Location, e.Reason)
+}
+
+// checkRedirect is the http.Client's redirect policy, shared by every
+// request authd, x/oauth2 and go-oidc make for this profile.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0]
+	loc := CleanText(req.URL.Redacted(), maxLocationLen)
+	switch {
+	case first.Method != http.MethodGet && first.Method != http.MethodHead:
+		// A 307/308 would resend the body (refresh token, client
+		// secret, device code); a 302/303 turns it into a GET that
+		// means nothing to a token endpoint.
+		return &RedirectError{Location: loc, Reason: "a " + first.Method + " request carries secrets"}
+	case origin(req.URL) != origin(first.URL):
+		return &RedirectError{Location: loc, Reason: "another origin than " + CleanText(origin(first.URL), maxLocationLen)}
+	case len(via) > maxRedirects:
+		return &RedirectError{Location: loc, Reason: fmt.Sprintf("more than %d redirects", maxRedirects)}
+	}
+	return nil
+}
+
+// origin is scheme://host:port, with the scheme's default port made explicit.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// cappedTransport caps every response body at maxResponseSize.
+type cappedTransport struct{ base http.RoundTripper }
+
+func (t cappedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: maxResponseSize}
+	return resp, nil
+}
+
+// errResponseTooLarge is what a reader past the cap gets, rather than a
+// silently truncated document.
+var errResponseTooLarge = fmt.Errorf("provider response larger than %d bytes", maxResponseSize)
+
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Tell the end of a body that fits apart from one that does not.
+		var one [1]byte
+		if n, err := b.rc.Read(one[:]); n > 0 {
+			return 0, errResponseTooLarge
+		} else if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport underneath.
+func (t cappedTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // httpContext carries the client's HTTP client to x/oauth2 and go-oidc.
@@ -158,11 +276,29 @@ func (c *Client) discover(ctx context.Context) (*endpoints, error) {
 		var extra struct {
 			Device     string `json:"device_authorization_endpoint"`
 			Revocation string `json:"revocation_endpoint"`
+			JWKS       string `json:"jwks_uri"`
 		}
 		if err := provider.Claims(&extra); err != nil {
-			return nil, fmt.Errorf("discovery: %w", err)
+			return nil, fmt.Errorf("discovery: %w", cleanErr(err))
 		}
 		discovered := provider.Endpoint()
+		// The discovery document is the provider's word, held to the rules
+		// of the config file: an endpoint the profile leaves to discovery
+		// must be https (or http on loopback), like one written there.
+		for _, f := range []struct{ name, configured, discovered string }{
+			{"authorization_endpoint", ep.AuthURL, discovered.AuthURL},
+			{"token_endpoint", ep.TokenURL, discovered.TokenURL},
+			{"device_authorization_endpoint", ep.DeviceAuthURL, extra.Device},
+			{"revocation_endpoint", ep.revocation, extra.Revocation},
+			{"jwks_uri", "", extra.JWKS},
+		} {
+			if f.configured != "" || f.discovered == "" {
+				continue
+			}
+			if err := checkDiscovered(f.discovered); err != nil {
+				return nil, fmt.Errorf("discovery: %s %q: %w", f.name, CleanText(f.discovered, maxLocationLen), err)
+			}
+		}
 		ep.AuthURL = or(ep.AuthURL, discovered.AuthURL)
 		ep.TokenURL = or(ep.TokenURL, discovered.TokenURL)
 		ep.DeviceAuthURL = or(ep.DeviceAuthURL, extra.Device)
@@ -175,6 +311,22 @@ func (c *Client) discover(ctx context.Context) (*endpoints, error) {
 	c.endpoints = ep
 	return ep, nil
 }
+
+// checkDiscovered applies config.CheckEndpoint, and refuses what it lets
+// through but no one should be shown or sent to: control characters,
+// bidi overrides, a URL longer than any real endpoint.
+func checkDiscovered(u string) error {
+	if err := config.CheckEndpoint(u); err != nil {
+		return err
+	}
+	if len(u) > maxURLLen || CleanText(u, 0) != u {
+		return errors.New("contains control characters or is too long")
+	}
+	return nil
+}
+
+// maxURLLen bounds a URL from the provider (endpoints, verification URIs).
+const maxURLLen = 2048
 
 func or(a, b string) string {
 	if a != "" {
@@ -206,13 +358,17 @@ func (c *Client) authParams() []oauth2.AuthCodeOption {
 }
 
 // tokenFrom converts an x/oauth2 token, verifying its ID token when the
-// provider is an OIDC issuer. nonce is checked when not empty.
+// provider is an OIDC issuer. nonce is checked when not empty. The expiry is
+// decided here, from the raw expires_in, for every flow alike: x/oauth2's
+// own Expiry is not trusted (it is zero when expires_in is absent, which
+// would serve the token forever).
 func (c *Client) tokenFrom(ctx context.Context, ep *endpoints, t *oauth2.Token, requested []string, nonce string) (*Token, error) {
+	now := time.Now()
 	tok := &Token{
 		AccessToken:  t.AccessToken,
 		TokenType:    t.TokenType,
 		RefreshToken: t.RefreshToken,
-		Expiry:       t.Expiry,
+		Expiry:       c.expiry(now, t.Extra("expires_in"), t.AccessToken),
 		Scopes:       requested,
 	}
 	if tok.AccessToken == "" {
@@ -221,7 +377,10 @@ func (c *Client) tokenFrom(ctx context.Context, ep *endpoints, t *oauth2.Token, 
 	if s, ok := t.Extra("scope").(string); ok && s != "" {
 		tok.Scopes = strings.Fields(s)
 	}
-	tok.RefreshIn = seconds(t.Extra("refresh_in"))
+	if d, ok := seconds(t.Extra("refresh_in")); ok {
+		// A hint past the expiry means nothing more than the expiry.
+		tok.RefreshIn = min(d, tok.Expiry.Sub(now))
+	}
 	if raw, ok := t.Extra("id_token").(string); ok && raw != "" {
 		tok.IDToken = raw
 		if ep.verifier != nil {
@@ -238,21 +397,78 @@ func (c *Client) tokenFrom(ctx context.Context, ep *endpoints, t *oauth2.Token, 
 	return tok, nil
 }
 
-// seconds reads a JSON number of seconds, as a number or a string.
-func seconds(v any) time.Duration {
+// maxTokenLifetime bounds any lifetime a provider announces: a token said to
+// live longer is refreshed after a year anyway, and a bounded duration
+// cannot overflow time.Duration.
+const maxTokenLifetime = 365 * 24 * time.Hour
+
+// expiry is when an access token issued at now is taken to expire, the one
+// rule for every flow: the provider's expires_in when it is a usable positive
+// number; else the access token's own exp when it is a JWT that has one in
+// the future; else the profile's token_lifetime. It is never zero and never
+// more than maxTokenLifetime away, so every token is refreshed in time.
+func (c *Client) expiry(now time.Time, expiresIn any, accessToken string) time.Time {
+	if d, ok := seconds(expiresIn); ok {
+		return now.Add(d)
+	}
+	if claims, ok := jwt.ReadClaims(accessToken); ok && claims.Expiry.After(now) {
+		return now.Add(min(claims.Expiry.Sub(now), maxTokenLifetime))
+	}
+	lt := c.profile.TokenLifetime
+	if lt <= 0 {
+		lt = config.DefaultTokenLifetime
+	}
+	return now.Add(min(lt, maxTokenLifetime))
+}
+
+// seconds reads a provider's count of seconds (expires_in, refresh_in): a
+// JSON number, or a string holding one (some providers quote it). ok is
+// false when v is absent, not a number, zero or negative. A fraction is
+// rounded down, but to at least a second; anything over maxTokenLifetime,
+// however large, is maxTokenLifetime.
+func seconds(v any) (d time.Duration, ok bool) {
 	var secs float64
 	switch v := v.(type) {
 	case float64:
 		secs = v
 	case json.Number:
-		secs, _ = v.Float64()
+		if secs, ok = parseSeconds(string(v)); !ok {
+			return 0, false
+		}
 	case string:
-		secs, _ = strconv.ParseFloat(v, 64)
+		if secs, ok = parseSeconds(strings.TrimSpace(v)); !ok {
+			return 0, false
+		}
+	case int:
+		secs = float64(v)
+	case int64:
+		secs = float64(v)
+	default:
+		return 0, false
 	}
-	if secs <= 0 {
-		return 0
+	switch {
+	case math.IsNaN(secs), secs <= 0:
+		return 0, false
+	case secs >= maxTokenLifetime.Seconds():
+		return maxTokenLifetime, true
+	case secs < 1:
+		return time.Second, true
 	}
-	return time.Duration(secs * float64(time.Second))
+	return time.Duration(math.Floor(secs)) * time.Second, true
+}
+
+// parseSeconds parses s as a JSON number only: strconv alone would take
+// "NaN", "Inf", hex floats and underscores.
+func parseSeconds(s string) (float64, bool) {
+	if s == "" || len(s) > 64 || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') || !json.Valid([]byte(s)) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !math.IsInf(f, 0) {
+		// Out of range toward zero (1e-400), or not a number after all.
+		return 0, false
+	}
+	return f, true
 }
 
 func accountOf(idt *oidc.IDToken) string {
@@ -265,10 +481,12 @@ func accountOf(idt *oidc.IDToken) string {
 }
 
 // classify turns an x/oauth2 error into a *ProviderError or ErrUnavailable.
+// The provider's error code and description are cleaned here, where they
+// leave the response, so that nothing downstream sees them raw.
 func classify(op string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		pe := &ProviderError{Op: op, Code: re.ErrorCode, Description: re.ErrorDescription}
+		pe := &ProviderError{Op: op, Code: CleanText(re.ErrorCode, maxCodeLen), Description: CleanText(re.ErrorDescription, maxDescriptionLen)}
 		if re.Response != nil {
 			pe.StatusCode = re.Response.StatusCode
 			pe.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"))
@@ -279,13 +497,36 @@ func classify(op string, err error) error {
 }
 
 // classifyTransport marks network failures and timeouts as ErrUnavailable.
+// Its text is cleaned and capped: go-oidc and x/oauth2 put response bodies
+// and provider URLs in their errors.
 func classifyTransport(op string, err error) error {
+	var redirect *RedirectError
+	if errors.As(err, &redirect) {
+		// Not the *url.Error around it: that one quotes the raw Location.
+		return fmt.Errorf("%s: %w", op, redirect)
+	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || isStatus5xx(err) {
-		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
+		return fmt.Errorf("%s: %w: %s", op, ErrUnavailable, CleanText(err.Error(), maxErrorText))
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return fmt.Errorf("%s: %w", op, cleanErr(err))
 }
+
+// maxErrorText bounds the text of an error that may quote the provider.
+const maxErrorText = 512
+
+// cleanErr keeps err for errors.Is and errors.As, with its text cleaned and capped.
+func cleanErr(err error) error {
+	return &cleanError{msg: CleanText(err.Error(), maxErrorText), err: err}
+}
+
+type cleanError struct {
+	msg string
+	err error
+}
+
+func (e *cleanError) Error() string { return e.msg }
+func (e *cleanError) Unwrap() error { return e.err }
 
 // isStatus5xx recognises go-oidc's discovery errors, which carry only text.
 func isStatus5xx(err error) bool {

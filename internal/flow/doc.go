@@ -9,6 +9,18 @@
 // explicit endpoints for plain OAuth2 providers. Every request has the
 // profile's timeout and honours its CA bundle.
 //
+// # An untrusted provider
+//
+// The provider's answers are input like any other. No redirect is followed
+// on a request that carries a secret (token, device authorization,
+// revocation); discovery and key fetches follow a few same-origin redirects
+// only; a refused one is a [*RedirectError]. Discovered endpoints obey the
+// rules of configured ones (https, or http on loopback), and the discovered
+// issuer must be the configured one. Every response body is capped at
+// 1 MiB. Every token gets a bounded, non-zero expiry, whatever expires_in
+// says or omits. Provider text that reaches an error is passed through
+// [CleanText]: capped, control characters and bidi overrides removed.
+//
 // # Logins
 //
 // [Client.PKCELogin] runs the authorization-code flow with PKCE (S256),

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -74,30 +74,30 @@ func (c *Client) postTokenAs(ctx context.Context, ep *endpoints, form url.Values
 		return nil, fmt.Errorf("read token response: %w", err)
 	}
 	var tr struct {
-		AccessToken      string      `json:"access_token"`
-		TokenType        string      `json:"token_type"`
-		RefreshToken     string      `json:"refresh_token"`
-		ExpiresIn        json.Number `json:"expires_in"`
-		RefreshIn        json.Number `json:"refresh_in"`
-		Scope            string      `json:"scope"`
-		IDToken          string      `json:"id_token"`
-		Error            string      `json:"error"`
-		ErrorDescription string      `json:"error_description"`
-		ErrorURI         string      `json:"error_uri"`
+		AccessToken      string          `json:"access_token"`
+		TokenType        string          `json:"token_type"`
+		RefreshToken     string          `json:"refresh_token"`
+		ExpiresIn        json.RawMessage `json:"expires_in"` // read by seconds, whatever its type
+		RefreshIn        json.RawMessage `json:"refresh_in"`
+		Scope            string          `json:"scope"`
+		IDToken          string          `json:"id_token"`
+		Error            string          `json:"error"`
+		ErrorDescription string          `json:"error_description"`
+		ErrorURI         string          `json:"error_uri"`
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	jsonErr := json.Unmarshal(data, &tr)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || tr.Error != "" {
-		return nil, &oauth2.RetrieveError{Response: resp, Body: data,
-			ErrorCode: tr.Error, ErrorDescription: tr.ErrorDescription, ErrorURI: tr.ErrorURI}
+		// Cleaned where read; classify cleans again for x/oauth2's errors.
+		return nil, &oauth2.RetrieveError{Response: resp,
+			ErrorCode:        CleanText(tr.Error, maxCodeLen),
+			ErrorDescription: CleanText(tr.ErrorDescription, maxDescriptionLen),
+			ErrorURI:         CleanText(tr.ErrorURI, maxLocationLen)}
 	}
 	if jsonErr != nil {
-		return nil, fmt.Errorf("token response (%s) is not JSON: %w", mt, jsonErr)
+		return nil, fmt.Errorf("token response (%s) is not JSON: %w", CleanText(mt, maxCodeLen), cleanErr(jsonErr))
 	}
 	t := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: tr.TokenType, RefreshToken: tr.RefreshToken}
-	if secs, err := tr.ExpiresIn.Int64(); err == nil && secs > 0 {
-		t.Expiry = time.Now().Add(time.Duration(secs) * time.Second)
-	}
 	extra := map[string]any{}
 	if tr.Scope != "" {
 		extra["scope"] = tr.Scope
@@ -105,10 +105,29 @@ func (c *Client) postTokenAs(ctx context.Context, ep *endpoints, form url.Values
 	if tr.IDToken != "" {
 		extra["id_token"] = tr.IDToken
 	}
-	if tr.RefreshIn != "" {
-		extra["refresh_in"] = tr.RefreshIn
+	if v := rawNumber(tr.ExpiresIn); v != nil {
+		extra["expires_in"] = v
+	}
+	if v := rawNumber(tr.RefreshIn); v != nil {
+		extra["refresh_in"] = v
 	}
 	return t.WithExtra(extra), nil
+}
+
+// rawNumber is a JSON value as seconds reads it: a json.Number for a
+// number, a string for a string, nil for anything else.
+func rawNumber(raw json.RawMessage) any {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if len(raw) == 0 || d.Decode(&v) != nil {
+		return nil
+	}
+	switch v.(type) {
+	case json.Number, string:
+		return v
+	}
+	return nil
 }
 
 // formRequest builds a form POST authenticated as the client: public
