@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -72,16 +73,26 @@ func (c *Client) PKCELogin(ctx context.Context, open func(authURL, redirectURI s
 	authOpts := append(c.authParams(), oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
 	authURL := conf.AuthCodeURL(state, authOpts...)
 
-	exchangeOpts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
+	// The code is exchanged by the same token request as a refresh, so
+	// that one parser (expires_in, error texts, no redirects) reads every
+	// token response.
+	exchange := url.Values{"grant_type": {"authorization_code"}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}}
 	if c.profile.AuthParamsInTokenRequest {
-		exchangeOpts = append(exchangeOpts, c.authParams()...)
+		for k, v := range c.profile.ExtraAuthParams {
+			exchange.Set(k, v)
+		}
+		if c.profile.Audience != "" {
+			exchange.Set("audience", c.profile.Audience)
+		}
 	}
 	cb := &callback{
 		state: state,
 		host:  host,
 		path:  path,
 		redeem: func(rctx context.Context, code string) (*Token, error) {
-			t, err := conf.Exchange(c.httpContext(rctx), code, exchangeOpts...)
+			form := maps.Clone(exchange)
+			form.Set("code", code)
+			t, err := c.postToken(rctx, ep, form)
 			if err != nil {
 				return nil, classify("exchange code", err)
 			}
