@@ -34,3 +34,9 @@ unshare --net -- bash -c '
 	GOPROXY=off GOFLAGS=-mod=mod exec scripts/with-secret-service.sh \
 		go test -race -count=1 -timeout 15m "$@" ./...
 ' test "$@"
+
+echo "== fuzz (brief)"
+unshare --net -- bash -c '
+	ip link set lo up
+	GOPROXY=off GOFLAGS=-mod=mod exec scripts/fuzz.sh 5s
+'

@@ -26,7 +26,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"reflect"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -128,12 +129,23 @@ func (b *Broker) Reload() error {
 
 func (b *Broker) reload() error {
 	cfg, err := config.Load(b.opts.ConfigPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		b.log.Info("no config file yet; no profiles", "path", b.opts.ConfigPath)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if missing {
 		cfg, err = &config.Config{Path: b.opts.ConfigPath, Profiles: map[string]*config.Profile{}}, nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err == nil && b.cfg != nil && len(b.cfg.Profiles) > 0 && len(cfg.Profiles) == 0 && !cfg.ProfilesExplicit {
+		// A file caught half-written by an editor, truncated or deleted
+		// would otherwise drop every session and switch the keyring to
+		// the default backend.
+		what := "has no profiles"
+		if missing {
+			what = "does not exist"
+		}
+		err = fmt.Errorf("reload %s: the file %s; keeping the %d profiles loaded (write profiles = {} in the file to remove them all)",
+			b.opts.ConfigPath, what, len(b.cfg.Profiles))
+	}
 	if err != nil {
 		if b.cfg == nil {
 			// Nothing to fall back on: requests report the broken file.
@@ -142,7 +154,11 @@ func (b *Broker) reload() error {
 		b.log.Error("config not loaded", "err", err)
 		return err
 	}
-	if b.store == nil || (b.cfg != nil && b.cfg.Keyring != cfg.Keyring) {
+	if missing {
+		b.log.Info("no config file yet; no profiles", "path", b.opts.ConfigPath)
+	}
+	keyringChanged := b.cfg != nil && b.cfg.Keyring != cfg.Keyring
+	if b.store == nil || keyringChanged {
 		b.store, b.storeErr = b.openStore(cfg)
 		for name, s := range b.sessions {
 			s.close()
@@ -150,13 +166,67 @@ func (b *Broker) reload() error {
 		}
 	}
 	for name, s := range b.sessions {
-		if p := cfg.Profiles[name]; p == nil || !reflect.DeepEqual(p, s.profile) {
+		if p := cfg.Profiles[name]; p == nil || !sameProfile(p, s.profile) {
 			s.close()
 			delete(b.sessions, name)
 		}
 	}
+	if b.cfg != nil {
+		added, changed, removed := profileChanges(b.cfg, cfg)
+		b.log.Info("config reloaded", "added", added, "changed", changed, "removed", removed, "keyring_changed", keyringChanged)
+	}
 	b.cfg, b.cfgErr = cfg, nil
 	return nil
+}
+
+// profileChanges lists, sorted, the profiles of next that old lacks, those
+// whose settings differ, and those of old that next lacks.
+func profileChanges(old, next *config.Config) (added, changed, removed []string) {
+	for name, p := range next.Profiles {
+		switch o := old.Profiles[name]; {
+		case o == nil:
+			added = append(added, name)
+		case !sameProfile(o, p):
+			changed = append(changed, name)
+		}
+	}
+	for name := range old.Profiles {
+		if next.Profiles[name] == nil {
+			removed = append(removed, name)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(changed)
+	slices.Sort(removed)
+	return added, changed, removed
+}
+
+// sameProfile reports whether a session of a can go on serving b. Every
+// field counts (TestSameProfileSeesEveryField checks that a new one is not
+// forgotten): a new client, endpoint or timeout needs a new flow.
+func sameProfile(a, b *config.Profile) bool {
+	return a.Name == b.Name &&
+		a.Issuer == b.Issuer &&
+		a.AuthorizationEndpoint == b.AuthorizationEndpoint &&
+		a.TokenEndpoint == b.TokenEndpoint &&
+		a.DeviceAuthorizationEndpoint == b.DeviceAuthorizationEndpoint &&
+		a.RevocationEndpoint == b.RevocationEndpoint &&
+		a.ClientID == b.ClientID &&
+		a.ClientSecret == b.ClientSecret &&
+		slices.Equal(a.Scopes, b.Scopes) &&
+		a.Audience == b.Audience &&
+		a.Flow == b.Flow &&
+		a.RedirectPort == b.RedirectPort &&
+		a.RedirectPath == b.RedirectPath &&
+		maps.Equal(a.ExtraAuthParams, b.ExtraAuthParams) &&
+		a.AuthParamsInTokenRequest == b.AuthParamsInTokenRequest &&
+		a.CAFile == b.CAFile &&
+		a.InsecureSkipVerify == b.InsecureSkipVerify &&
+		a.SuccessHTML == b.SuccessHTML &&
+		a.FailureHTML == b.FailureHTML &&
+		a.Timeout == b.Timeout &&
+		a.LoginTimeout == b.LoginTimeout &&
+		a.TokenLifetime == b.TokenLifetime
 }
 
 func (b *Broker) openStore(cfg *config.Config) (Store, error) {

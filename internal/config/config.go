@@ -120,6 +120,11 @@ type Config struct {
 	Keyring        Keyring
 	// Profiles are keyed by name (the NAME of [profiles.NAME]).
 	Profiles map[string]*Profile
+	// ProfilesExplicit is true when the file has a profiles table, even an
+	// empty one (profiles = {} or [profiles]). An empty file, or one that
+	// just lost its profiles, has none: a reload can tell "remove every
+	// profile" from a file that was truncated or not yet written.
+	ProfilesExplicit bool
 }
 
 // Keyring is the [keyring] table: where the daemon keeps credentials.

@@ -20,10 +20,10 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// The file is decoded in two passes over the same parser: toml.Unmarshal
-// into generic maps (syntax, duplicate keys, table redefinitions), and the
-// unstable AST for the line of every key. Values are then checked by hand so
-// that each problem names its key and line.
+// The file is decoded in two steps: [tomlDoc] turns the unstable AST into
+// generic maps (as toml.Unmarshal would) and the line of every key, then
+// [decoder] checks the values by hand so that each problem names its key
+// and line.
 
 var profileNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
@@ -46,60 +46,20 @@ func newDecoder(path string, data []byte) (*decoder, error) {
 	if abs, err := filepath.Abs(d.dir); err == nil {
 		d.dir = abs
 	}
-	if err := toml.Unmarshal(data, &d.root); err != nil {
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			line, _ := de.Position()
-			return nil, &Error{File: path, Line: line, Msg: "syntax error: " + strings.TrimPrefix(de.Error(), "toml: ")}
-		}
-		return nil, &Error{File: path, Msg: "syntax error: " + strings.TrimPrefix(err.Error(), "toml: ")}
+	doc := newTOMLDoc(data)
+	if err := doc.decode(); err != nil {
+		return nil, &Error{File: path, Line: err.line, Msg: "syntax error: " + err.msg}
 	}
-	if d.root == nil {
-		d.root = map[string]any{}
-	}
-	d.lines = keyLines(data)
+	d.root, d.lines = doc.root.m, doc.lines
 	return d, nil
 }
 
 // keyLines maps every key of a syntactically valid document, and every
 // prefix of a dotted key or table header, to the line it first appears on.
 func keyLines(data []byte) map[string]int {
-	lines := map[string]int{}
-	var p unstable.Parser
-	p.Reset(data)
-	var table []string
-	for p.NextExpression() {
-		expr := p.Expression()
-		switch expr.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			table = recordKey(&p, lines, nil, expr.Key())
-		case unstable.KeyValue:
-			recordKeyValue(&p, lines, table, expr)
-		}
-	}
-	return lines
-}
-
-func recordKeyValue(p *unstable.Parser, lines map[string]int, table []string, kv *unstable.Node) {
-	key := recordKey(p, lines, table, kv.Key())
-	if v := kv.Value(); v.Kind == unstable.InlineTable {
-		entries := v.Children()
-		for entries.Next() {
-			recordKeyValue(p, lines, key, entries.Node())
-		}
-	}
-}
-
-func recordKey(p *unstable.Parser, lines map[string]int, prefix []string, parts unstable.Iterator) []string {
-	key := slices.Clone(prefix)
-	for parts.Next() {
-		n := parts.Node()
-		key = append(key, string(n.Data))
-		if _, seen := lines[pathKey(key)]; !seen {
-			lines[pathKey(key)] = p.Shape(n.Raw).Start.Line
-		}
-	}
-	return key
+	doc := newTOMLDoc(data)
+	doc.decode()
+	return doc.lines
 }
 
 // pathKey joins key parts with a byte no TOML key can hold unescaped.
@@ -162,6 +122,7 @@ func (d *decoder) config() *Config {
 	cfg.Keyring = d.keyring(root.table("keyring"))
 
 	if profiles := root.table("profiles"); profiles != nil {
+		cfg.ProfilesExplicit = true
 		for _, name := range slices.Sorted(maps.Keys(profiles.m)) {
 			if p := d.profile(name, profiles.table(name)); p != nil {
 				cfg.Profiles[name] = p
@@ -660,4 +621,265 @@ func typeName(v any) string {
 	default:
 		return "datetime"
 	}
+}
+
+// tomlDoc decodes a document into the generic maps toml.Unmarshal gives
+// (map[string]any, []any, string, int64, float64, bool and the toml date and
+// time types) and records the line of every key. It exists because
+// toml.Unmarshal's check for redefined keys scans every key seen so far for
+// each new one, which made a file of many profiles take quadratic time;
+// here each table keeps its own index. It follows the same rules as that
+// check (go-toml's internal/tracker), which FuzzTOMLDoc compares it with.
+type tomlDoc struct {
+	p      unstable.Parser
+	root   *tomlTable
+	cur    *tomlTable     // the table of the last [header]
+	lines  map[string]int // as in decoder.lines
+	starts []int          // offset of the first byte of every line
+	inList int            // > 0 in an array, whose elements have no key
+}
+
+type tomlKind uint8
+
+const (
+	tomlHeader tomlKind = iota // [a.b], or a prefix of one
+	tomlDotted                 // a.b = 1 made a
+	tomlArray                  // [[a]]
+)
+
+// tomlTable is a table being decoded, with what is needed to refuse its
+// redefinition. For an array of tables, m and sub are its last element's.
+type tomlTable struct {
+	kind     tomlKind
+	explicit bool // tomlHeader: defined by its own [header]
+	m        map[string]any
+	sub      map[string]*tomlTable // the tables among m's keys
+}
+
+func newTOMLTable(kind tomlKind, explicit bool) *tomlTable {
+	return &tomlTable{kind: kind, explicit: explicit, m: map[string]any{}, sub: map[string]*tomlTable{}}
+}
+
+// tomlError is a syntax error and its line.
+type tomlError struct {
+	line int
+	msg  string
+}
+
+func newTOMLDoc(data []byte) *tomlDoc {
+	doc := &tomlDoc{root: newTOMLTable(tomlHeader, true), lines: map[string]int{}, starts: []int{0}}
+	doc.cur = doc.root
+	for i, c := range data {
+		if c == '\n' {
+			doc.starts = append(doc.starts, i+1)
+		}
+	}
+	doc.p.Reset(data)
+	return doc
+}
+
+// line is the 1-based line of offset.
+func (doc *tomlDoc) line(offset uint32) int {
+	n, found := slices.BinarySearch(doc.starts, int(offset))
+	if found {
+		n++ // the line starting at offset
+	}
+	return n
+}
+
+func (doc *tomlDoc) decode() *tomlError {
+	var table []string
+	for doc.p.NextExpression() {
+		expr := doc.p.Expression()
+		var err *tomlError
+		switch expr.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table = doc.recordKey(nil, expr.Key())
+			err = doc.header(expr)
+		case unstable.KeyValue:
+			err = doc.keyValue(doc.cur, table, expr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := doc.p.Error(); err != nil {
+		var pe *unstable.ParserError
+		if errors.As(err, &pe) {
+			line := 0
+			if len(pe.Highlight) > 0 {
+				line = doc.line(doc.p.Range(pe.Highlight).Offset)
+			}
+			return &tomlError{line: line, msg: pe.Message}
+		}
+		return &tomlError{msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	return nil
+}
+
+// recordKey records the line of key and of its prefixes, and returns it
+// with prefix in front.
+func (doc *tomlDoc) recordKey(prefix []string, parts unstable.Iterator) []string {
+	key := slices.Clone(prefix)
+	if doc.inList > 0 {
+		return key
+	}
+	for parts.Next() {
+		n := parts.Node()
+		key = append(key, string(n.Data))
+		pk := pathKey(key)
+		if _, seen := doc.lines[pk]; !seen {
+			doc.lines[pk] = doc.line(n.Raw.Offset)
+		}
+	}
+	return key
+}
+
+func (doc *tomlDoc) errorf(n *unstable.Node, format string, args ...any) *tomlError {
+	return &tomlError{line: doc.line(n.Raw.Offset), msg: fmt.Sprintf(format, args...)}
+}
+
+// header makes the table of a [header] or [[header]] the current one.
+func (doc *tomlDoc) header(expr *unstable.Node) *tomlError {
+	t := doc.root
+	parts := expr.Key()
+	for parts.Next() {
+		n := parts.Node()
+		name := string(n.Data)
+		next, isTable := t.sub[name]
+		_, isValue := t.m[name]
+		if !parts.IsLast() {
+			switch {
+			case isTable: // any kind of table can take a sub-table
+			case isValue:
+				return doc.errorf(n, "key %s already exists as a value", name)
+			default:
+				next = newTOMLTable(tomlHeader, false)
+				t.sub[name], t.m[name] = next, next.m
+			}
+			t = next
+			continue
+		}
+		if expr.Kind == unstable.ArrayTable {
+			switch {
+			case !isValue:
+				next = newTOMLTable(tomlArray, true)
+				t.sub[name], t.m[name] = next, []any{next.m}
+			case isTable && next.kind == tomlArray:
+				next.m, next.sub = map[string]any{}, map[string]*tomlTable{}
+				t.m[name] = append(t.m[name].([]any), next.m)
+			default:
+				return doc.errorf(n, "key %s already exists as a %s, but should be an array table", name, kindName(next))
+			}
+			doc.cur = next
+			return nil
+		}
+		switch {
+		case !isValue:
+			next = newTOMLTable(tomlHeader, true)
+			t.sub[name], t.m[name] = next, next.m
+		case !isTable:
+			return doc.errorf(n, "key %s should be a table, not a value", name)
+		case next.kind == tomlDotted:
+			return doc.errorf(n, "table %s already exists as defined by a dotted key", name)
+		case next.kind == tomlArray:
+			return doc.errorf(n, "table %s already exists as an array of tables", name)
+		case next.explicit:
+			return doc.errorf(n, "table %s already exists", name)
+		}
+		next.explicit = true
+		doc.cur = next
+		return nil
+	}
+	return nil
+}
+
+// kindName names what a key holds, as go-toml's errors do.
+func kindName(t *tomlTable) string {
+	switch {
+	case t == nil:
+		return "value"
+	case t.kind == tomlDotted:
+		return "kv-table"
+	case t.kind == tomlArray:
+		return "array-table"
+	}
+	return "table"
+}
+
+// keyValue sets a (dotted) key of t, whose key path is table.
+func (doc *tomlDoc) keyValue(t *tomlTable, table []string, kv *unstable.Node) *tomlError {
+	key := doc.recordKey(table, kv.Key())
+	parts := kv.Key()
+	for parts.Next() {
+		n := parts.Node()
+		name := string(n.Data)
+		next, isTable := t.sub[name]
+		_, isValue := t.m[name]
+		if parts.IsLast() {
+			if isValue {
+				return doc.errorf(n, "key %s is already defined", name)
+			}
+			v, err := doc.value(kv.Value(), key, n)
+			if err != nil {
+				return err
+			}
+			t.m[name] = v
+			return nil
+		}
+		switch {
+		case !isValue:
+			next = newTOMLTable(tomlDotted, false)
+			t.sub[name], t.m[name] = next, next.m
+		case !isTable || next.kind != tomlDotted:
+			return doc.errorf(n, "key %s is already defined", name)
+		}
+		t = next
+	}
+	return nil
+}
+
+// value decodes v, the value of key (whose last part is keyNode).
+func (doc *tomlDoc) value(v *unstable.Node, key []string, keyNode *unstable.Node) (any, *tomlError) {
+	switch v.Kind {
+	case unstable.String:
+		return string(v.Data), nil
+	case unstable.Bool:
+		return string(v.Data) == "true", nil
+	case unstable.Array:
+		list := []any{}
+		elems := v.Children()
+		doc.inList++
+		defer func() { doc.inList-- }()
+		for elems.Next() {
+			e, err := doc.value(elems.Node(), key, keyNode)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, e)
+		}
+		return list, nil
+	case unstable.InlineTable:
+		t := newTOMLTable(tomlDotted, false)
+		entries := v.Children()
+		for entries.Next() {
+			if err := doc.keyValue(t, key, entries.Node()); err != nil {
+				return nil, err
+			}
+		}
+		return t.m, nil
+	}
+	// Numbers, dates and times: toml.Unmarshal knows their rules (radix
+	// prefixes, underscores, ranges, calendar dates), and decoding the one
+	// value costs what it takes.
+	var one struct{ V any }
+	if err := toml.Unmarshal(append([]byte("V = "), v.Data...), &one); err != nil {
+		var de *toml.DecodeError
+		msg := err.Error()
+		if errors.As(err, &de) {
+			msg = de.Error()
+		}
+		return nil, doc.errorf(keyNode, "%s", strings.TrimPrefix(msg, "toml: "))
+	}
+	return one.V, nil
 }

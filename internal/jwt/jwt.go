@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"time"
 )
@@ -44,20 +45,22 @@ func Decode(raw string) (header, claims json.RawMessage, err error) {
 // Claims are the few claims authd reads.
 type Claims struct {
 	Account string    // email, preferred_username or subject
-	Expiry  time.Time // exp; zero when absent
+	Expiry  time.Time // exp; zero when absent or unusable
 }
 
 // ReadClaims reads a JWT's account and expiry; ok is false when raw is no JWT.
+// An exp that is not a number, or lies before 1970 or after year 9999, is
+// taken as absent.
 func ReadClaims(raw string) (c Claims, ok bool) {
 	_, payload, err := Decode(raw)
 	if err != nil {
 		return c, false
 	}
 	var claims struct {
-		Sub               string   `json:"sub"`
-		Email             string   `json:"email"`
-		PreferredUsername string   `json:"preferred_username"`
-		Exp               *float64 `json:"exp"`
+		Sub               string          `json:"sub"`
+		Email             string          `json:"email"`
+		PreferredUsername string          `json:"preferred_username"`
+		Exp               json.RawMessage `json:"exp"`
 	}
 	if json.Unmarshal(payload, &claims) != nil {
 		return c, false
@@ -68,8 +71,26 @@ func ReadClaims(raw string) (c Claims, ok bool) {
 			break
 		}
 	}
-	if claims.Exp != nil {
-		c.Expiry = time.Unix(int64(*claims.Exp), 0)
-	}
+	c.Expiry = readExp(claims.Exp)
 	return c, true
+}
+
+// maxExp is 9999-12-31T23:59:59Z, the last second time.Time formats in
+// RFC 3339 and a keyring record round-trips.
+const maxExp = 253402300799
+
+// readExp is the time of an exp claim (seconds since 1970, RFC 7519
+// NumericDate), or zero when exp is absent or unusable: not a number, or
+// before 1970 or after year 9999, which converting to int64 would wrap or
+// saturate into a time in the past (a token taken as expired) or that
+// cannot be stored.
+func readExp(raw json.RawMessage) time.Time {
+	var exp *float64 // nil for null
+	if len(raw) == 0 || json.Unmarshal(raw, &exp) != nil || exp == nil {
+		return time.Time{}
+	}
+	if math.IsNaN(*exp) || *exp < 0 || *exp > maxExp {
+		return time.Time{}
+	}
+	return time.Unix(int64(*exp), 0)
 }
