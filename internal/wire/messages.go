@@ -59,7 +59,7 @@ func (t *Token) Unmarshal(b []byte) error {
 		case f.is(3, wireBytes):
 			return decodeTimestamp(f.data, &t.Expiry)
 		case f.is(4, wireBytes):
-			t.Scopes = append(t.Scopes, string(f.data))
+			return appendBounded(&t.Scopes, string(f.data))
 		case f.is(5, wireBytes):
 			t.IDToken = string(f.data)
 		case f.is(6, wireBytes):
@@ -258,7 +258,7 @@ type LogoutResponse struct {
 func (r *LogoutResponse) Unmarshal(b []byte) error {
 	return unmarshal("LogoutResponse", b, func(f field) error {
 		if f.is(1, wireBytes) {
-			r.Profiles = append(r.Profiles, string(f.data))
+			return appendBounded(&r.Profiles, string(f.data))
 		}
 		return nil
 	})
@@ -313,7 +313,7 @@ func (r *StatusResponse) Unmarshal(b []byte) error {
 			if err := p.unmarshal(f.data); err != nil {
 				return err
 			}
-			r.Profiles = append(r.Profiles, p)
+			return appendBounded(&r.Profiles, p)
 		case f.is(6, wireVarint):
 			r.PID = int32(f.v)
 		}
@@ -397,5 +397,17 @@ func unmarshal(message string, b []byte, fn func(field) error) error {
 	if err := decodeFields(b, fn); err != nil {
 		return fmt.Errorf("decode %s: %w", message, err)
 	}
+	return nil
+}
+
+// maxRepeated bounds the elements of a repeated field: a 4 MiB message of
+// empty elements would otherwise decode into gigabytes of structs.
+const maxRepeated = 10000
+
+func appendBounded[T any](list *[]T, v T) error {
+	if len(*list) >= maxRepeated {
+		return fmt.Errorf("%w: more than %d elements in a repeated field", errMalformed, maxRepeated)
+	}
+	*list = append(*list, v)
 	return nil
 }
