@@ -20,7 +20,9 @@
 // # Socket
 //
 // The socket is $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock, else
-// authd/authd.sock in the user's cache directory.
+// authd/authd.sock in the user's cache directory. The client talks only to a
+// daemon of its own uid: a socket served by another user is
+// [ErrWrongServer], refused before a request is sent.
 package client
 
 import (
@@ -28,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -52,6 +55,9 @@ var (
 	ErrInvalidConfig       = errors.New("invalid configuration")
 	ErrPermissionDenied    = errors.New("permission denied")
 	ErrInvalidRequest      = errors.New("invalid request")
+	// ErrWrongServer is a socket served by another user's process (root
+	// included): the client refused it before sending anything.
+	ErrWrongServer = socket.ErrWrongServer
 )
 
 var reasonErrors = map[string]error{
@@ -69,7 +75,7 @@ var reasonErrors = map[string]error{
 
 // Error is an error answered by the daemon, or the failure to reach it.
 type Error struct {
-	Reason  string // the daemon's ErrorReason name, or "DAEMON_UNREACHABLE"
+	Reason  string // the daemon's ErrorReason name, or "DAEMON_UNREACHABLE" or "WRONG_SERVER"
 	Message string // the daemon's explanation
 	kind    error
 }
@@ -84,6 +90,9 @@ type Client struct {
 	conn   *grpc.ClientConn
 	broker pb.BrokerClient
 	path   string
+	// wrongServer is the last dial's refusal of another user's server,
+	// which gRPC reports only as "unavailable".
+	wrongServer atomic.Pointer[error]
 }
 
 // Option changes how New connects.
@@ -109,7 +118,14 @@ func New(opts ...Option) (*Client, error) {
 	conn, err := grpc.NewClient("passthrough:///authd",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return socket.Dial(ctx, path)
+			// socket.Dial checks the server's uid before gRPC sends a byte.
+			nc, err := socket.Dial(ctx, path)
+			if errors.Is(err, socket.ErrWrongServer) {
+				c.wrongServer.Store(&err)
+			} else {
+				c.wrongServer.Store(nil)
+			}
+			return nc, err
 		}),
 	)
 	if err != nil {
@@ -293,6 +309,9 @@ func (c *Client) wrap(err error) error {
 	}
 	switch st.Code() {
 	case codes.Unavailable:
+		if wrong := c.wrongServer.Load(); wrong != nil {
+			return &Error{Reason: "WRONG_SERVER", Message: (*wrong).Error(), kind: ErrWrongServer}
+		}
 		return &Error{Reason: "DAEMON_UNREACHABLE", kind: ErrDaemonUnreachable,
 			Message: fmt.Sprintf("cannot reach authd at %s (is it running? start it with 'authd run' or 'authd start')", c.path)}
 	case codes.Canceled:

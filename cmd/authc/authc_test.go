@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"authd.dev/authd/internal/wire"
 	pb "authd.dev/authd/proto/authd/v1"
@@ -66,7 +68,12 @@ func TestExitCodes(t *testing.T) {
 		{daemonErr(wire.ReasonKeyringLocked), exitKeyring},
 		{daemonErr(wire.ReasonKeyringUnavailable), exitKeyring},
 		{daemonErr(wire.ReasonPermissionDenied), exitPermission},
-		{daemonErr(wire.ReasonInvalidRequest), exitUsage},
+		{daemonErr(wire.ReasonInvalidRequest), exitError},
+		{daemonErr(wire.ReasonTokenLifetime), exitTokenLifetime},
+		{daemonErr(reasonWrongServer), exitPermission},
+		{&timeoutError{after: time.Second}, exitDaemon},
+		{&timeoutError{after: time.Second, busy: true}, exitProvider},
+		{&timeoutError{after: time.Second, login: true}, exitLoginFailed},
 		{daemonErr("SOMETHING_NEWER"), exitError},
 		{errors.New("anything else"), exitError},
 	} {
@@ -85,5 +92,16 @@ func TestEveryReasonHasAnExitCode(t *testing.T) {
 		if _, ok := exitCodes[r]; !ok {
 			t.Errorf("reason %s has no exit code", r)
 		}
+	}
+}
+
+// A socket of another uid: exit 9, one line naming the socket, and saying
+// that nothing was sent to it.
+func TestWrongServer(t *testing.T) {
+	err := explainCall(fmt.Errorf("dial: %w", wire.ErrWrongServer), "/run/user/1000/authd/authd.sock")
+	code, msg := explain(err)
+	if code != exitPermission || !strings.Contains(msg, "the socket at /run/user/1000/authd/authd.sock belongs to another user") ||
+		!strings.Contains(msg, "authc sent nothing") || strings.Contains(msg, "\n") {
+		t.Errorf("explain(wrong server) = %d %q, want %d and one line naming the socket", code, msg, exitPermission)
 	}
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"strings"
+	"time"
 
 	"authd.dev/authd/internal/socket"
 	"authd.dev/authd/internal/wire"
@@ -17,7 +20,7 @@ import (
 // daemonError is an error answered by the daemon, or the failure to reach it.
 type daemonError struct {
 	reason string // the daemon's ErrorReason, or one of the reasons below
-	msg    string
+	msg    string // the daemon's text: printed through printable only
 	cause  error
 }
 
@@ -25,32 +28,149 @@ type daemonError struct {
 const (
 	reasonUnreachable = "DAEMON_UNREACHABLE"
 	reasonInterrupted = "INTERRUPTED"
+	reasonWrongServer = "WRONG_SERVER"
 )
 
 func (e *daemonError) Error() string { return e.msg }
 func (e *daemonError) Unwrap() error { return e.cause }
 
-// connect dials the daemon's socket.
-func connect(ctx context.Context) (*wire.Conn, error) {
+// Deadlines: every wait of authc has one, so that a stopped daemon (SIGSTOP,
+// a debugger, a full disk) never hangs a script.
+const (
+	// defaultTimeout bounds a call that authd answers by itself or after a
+	// request to the provider (whose own timeout is 30s by default).
+	defaultTimeout = 30 * time.Second
+	// loginTimeout bounds the wait for a person at the browser. authc does
+	// not know the profile's login_timeout (5m by default), which ends the
+	// login on authd's side first.
+	loginTimeout = 10 * time.Minute
+	// probeTimeout bounds the look authc takes, once a deadline passed, at
+	// whether authd is alive at all (no longer than --timeout).
+	probeTimeout = 2 * time.Second
+)
+
+// errDeadline is the cause of a call's context whose deadline passed.
+var errDeadline = errors.New("authc's deadline passed")
+
+// timeoutError is a deadline of authc that passed before the call ended.
+type timeoutError struct {
+	after time.Duration
+	busy  bool // authd is alive (it answered, or answers other calls): the call itself was slow
+	login bool // the login had started: the wait was for the person at the browser
+	cause error
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("no answer within %s: %v", e.after, e.cause)
+}
+func (e *timeoutError) Unwrap() error { return e.cause }
+
+// timeoutFlag adds --timeout to fs.
+func timeoutFlag(fs *flag.FlagSet, def time.Duration, what string) *time.Duration {
+	return fs.Duration("timeout", def, what)
+}
+
+func checkTimeout(d time.Duration) error {
+	if d <= 0 {
+		return usageError{"--timeout must be positive"}
+	}
+	return nil
+}
+
+// connect dials the daemon's socket within timeout.
+func connect(ctx context.Context, timeout time.Duration) (*wire.Conn, error) {
 	path, err := socket.Path()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := wire.Dial(ctx, path)
+	var conn *wire.Conn
+	err = within(ctx, timeout, func(ctx context.Context) error {
+		conn, err = wire.Dial(ctx, path)
+		return err
+	})
 	if err != nil {
-		return nil, explainCall(err, path)
+		return nil, err
 	}
 	return conn, nil
+}
+
+// within runs call with a deadline of timeout and returns its error as
+// explain reads it: a *daemonError, a *timeoutError or another error.
+func within(ctx context.Context, timeout time.Duration, call func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeoutCause(ctx, timeout, errDeadline)
+	defer cancel()
+	err := call(cctx)
+	if err == nil {
+		return nil
+	}
+	return explainDeadline(ctx, cctx, timeout, err)
+}
+
+// explainDeadline is explainCall for a call made with cctx, derived from ctx
+// with the deadline timeout (cause errDeadline).
+func explainDeadline(ctx, cctx context.Context, timeout time.Duration, err error) error {
+	var st *wire.Status
+	switch {
+	case errors.As(err, &st) && st.Code == wire.CodeDeadlineExceeded && st.Reason == "":
+		// authd answered that the call was still in progress at the
+		// deadline: it was waiting on the provider (or the keyring).
+		return &timeoutError{after: timeout, busy: true, cause: err}
+	case errors.Is(context.Cause(cctx), errDeadline) && ctx.Err() == nil && !answered(err):
+		return &timeoutError{after: timeout, busy: daemonAlive(ctx, min(probeTimeout, timeout)), cause: err}
+	}
+	return explainCall(err, "")
+}
+
+// answered reports whether err is an answer of the daemon: then it, not
+// the deadline, says what happened.
+func answered(err error) bool {
+	var st *wire.Status
+	var de *daemonError
+	return errors.As(err, &de) || errors.As(err, &st) && st.Code != wire.CodeDeadlineExceeded
+}
+
+// daemonAlive asks authd for its status on a connection of its own, to
+// tell a daemon that does not answer at all (stopped, hung) from one that
+// is busy with the call, waiting on the provider.
+func daemonAlive(ctx context.Context, timeout time.Duration) bool {
+	path, err := socket.Path()
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := wire.Dial(ctx, path)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_, err = conn.Status(ctx)
+	var st *wire.Status
+	return err == nil || errors.As(err, &st) && st.Code != wire.CodeDeadlineExceeded && st.Code != wire.CodeCanceled
 }
 
 // explainCall turns a call's error into a *daemonError with the daemon's reason.
 func explainCall(err error, path string) error {
 	var st *wire.Status
+	var de *daemonError
+	var te *timeoutError
 	switch {
+	case errors.As(err, &de), errors.As(err, &te):
+		return err
 	case errors.As(err, &st) && st.Reason != "":
 		return &daemonError{reason: st.Reason, msg: st.Message, cause: err}
+	case errors.As(err, &st) && st.Code == wire.CodeDeadlineExceeded:
+		// authd answered that the call was still in progress at the
+		// deadline (it was waiting on the provider or the keyring).
+		return &timeoutError{busy: true, cause: err}
 	case errors.Is(err, context.Canceled), errors.As(err, &st) && st.Code == wire.CodeCanceled:
 		return &daemonError{reason: reasonInterrupted, msg: "interrupted", cause: err}
+	case errors.Is(err, wire.ErrWrongServer):
+		if path == "" {
+			path, _ = socket.Path()
+		}
+		return &daemonError{reason: reasonWrongServer, cause: err,
+			msg: fmt.Sprintf("the socket at %s belongs to another user; authc sent nothing (check AUTHD_SOCKET and who owns the socket)", path)}
 	case errors.Is(err, wire.ErrUnavailable), errors.As(err, &st) && st.Code == wire.CodeUnavailable:
 		if path == "" {
 			path, _ = socket.Path()
@@ -61,7 +181,14 @@ func explainCall(err error, path string) error {
 	return err
 }
 
-// asStatus is errors.As for the daemon's gRPC status.
-func asStatus(err error, st **wire.Status) bool {
-	return err != nil && errors.As(err, st)
+// shortDuration writes 10m for 10m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"time"
 
 	"authd.dev/authd/internal/jwt"
@@ -16,7 +15,11 @@ func runInspect(ctx context.Context, args []string) error {
 	fs := flags("inspect")
 	profile := profileFlags(fs)
 	idToken := fs.Bool("id-token", false, "inspect the profile's ID token instead of its access token")
+	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkTimeout(*timeout); err != nil {
 		return err
 	}
 	var raw string
@@ -24,14 +27,18 @@ func runInspect(ctx context.Context, args []string) error {
 	case 1:
 		raw = fs.Arg(0)
 	case 0:
-		conn, err := connect(ctx)
+		conn, err := connect(ctx, *timeout)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		tok, err := conn.GetToken(ctx, &wire.GetTokenRequest{Profile: *profile, WantIDToken: *idToken})
+		var tok *wire.Token
+		err = within(ctx, *timeout, func(ctx context.Context) (err error) {
+			tok, err = conn.GetToken(ctx, &wire.GetTokenRequest{Profile: *profile, WantIDToken: *idToken})
+			return err
+		})
 		if err != nil {
-			return explainCall(err, "")
+			return err
 		}
 		raw = tok.AccessToken
 		if *idToken {
@@ -58,7 +65,7 @@ func runInspect(ctx context.Context, args []string) error {
 			out["times"] = b
 		}
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	// The claims are the provider's text: printJSON keeps their control
+	// characters escaped.
+	return printJSON(out)
 }

@@ -25,7 +25,11 @@ func runLogin(ctx context.Context, args []string) error {
 	force := fs.Bool("force", false, "log in again even when already logged in")
 	withToken := fs.Bool("with-token", false, "store the access token read from stdin (an API key, a CI token) for the profile")
 	secretStdin := fs.Bool("client-secret-stdin", false, "store the client secret read from stdin for a client_credentials profile")
+	timeout := timeoutFlag(fs, loginTimeout, "give up when the login has not finished within this long (authd must start it within 30s)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkTimeout(*timeout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -34,21 +38,25 @@ func runLogin(ctx context.Context, args []string) error {
 	if *withToken && *secretStdin {
 		return usageError{"--with-token and --client-secret-stdin exclude each other"}
 	}
-	conn, err := connect(ctx)
+	// authd answers (starts the login, checks a secret) within 30s; the
+	// rest of the wait is for the person at the browser.
+	answer := min(*timeout, defaultTimeout)
+	conn, err := connect(ctx, answer)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	if *withToken || *secretStdin {
-		return storeCredential(ctx, conn, *profile, *withToken)
+		return storeCredential(ctx, conn, *profile, *withToken, answer)
 	}
-	ui := loginUI{noBrowser: *noBrowser || !canOpenBrowser()}
-	return login(ctx, conn, &wire.LoginRequest{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}, ui)
+	ui := &loginUI{noBrowser: *noBrowser || !canOpenBrowser()}
+	req := &wire.LoginRequest{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}
+	return login(ctx, conn, req, ui, answer, *timeout)
 }
 
 // storeCredential hands the daemon a token or client secret read from stdin,
 // so that it never appears on a command line or in the config file.
-func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isToken bool) error {
+func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isToken bool, timeout time.Duration) error {
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		what := "client secret"
 		if isToken {
@@ -68,9 +76,13 @@ func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isTok
 	if isToken {
 		req = &wire.SetCredentialRequest{Profile: profile, AccessToken: value}
 	}
-	resp, err := conn.SetCredential(ctx, req)
+	var resp *wire.SetCredentialResponse
+	err = within(ctx, timeout, func(ctx context.Context) (err error) {
+		resp, err = conn.SetCredential(ctx, req)
+		return err
+	})
 	if err != nil {
-		return explainCall(err, "")
+		return err
 	}
 	expiry := resp.Expiry
 	msg := "Stored the token"
@@ -103,17 +115,32 @@ func canOpenBrowser() bool {
 // loginUI tells the user, on stderr, what a login needs from them.
 type loginUI struct {
 	noBrowser bool
+	page      string // the login page handed to the browser, removed when the login ends
 }
 
 // login runs or joins a login, showing each step, and opens the browser
-// unless another client already did so for the same login.
-func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui loginUI) error {
-	joined := false
-	err := conn.Login(ctx, req, func(ev *wire.LoginEvent) error {
+// unless another client already did so for the same login. authd must
+// answer within answer; the whole login may take up to total.
+func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *loginUI, answer, total time.Duration) error {
+	defer ui.removePage()
+	lctx, cancel := context.WithTimeoutCause(ctx, total, errDeadline)
+	defer cancel()
+	// Until the first event, a silent daemon is one that does not answer.
+	fctx, cancelFirst := context.WithCancelCause(lctx)
+	defer cancelFirst(nil)
+	noAnswer := time.AfterFunc(min(answer, total), func() { cancelFirst(errDeadline) })
+	defer noAnswer.Stop()
+
+	started, joined := false, false
+	err := conn.Login(fctx, req, func(ev *wire.LoginEvent) error {
+		if !started {
+			started = true
+			noAnswer.Stop()
+		}
 		switch {
 		case ev.Waiting != nil:
 			joined = true
-			fmt.Fprintf(os.Stderr, "A login is already in progress (started by %s); waiting for it.\n", ev.Waiting.StartedBy)
+			fmt.Fprintf(os.Stderr, "A login is already in progress (started by %s); waiting for it.\n", printable(ev.Waiting.StartedBy))
 		case ev.OpenURL != nil:
 			ui.openURL(ev.OpenURL, joined)
 		case ev.DeviceCode != nil:
@@ -123,7 +150,7 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui logi
 		case ev.Done != nil:
 			msg := "Logged in"
 			if ev.Done.Account != "" {
-				msg += " as " + ev.Done.Account
+				msg += " as " + printable(ev.Done.Account)
 			}
 			if !ev.Done.Expiry.IsZero() {
 				msg += fmt.Sprintf(" (token valid until %s)", ev.Done.Expiry.Local().Format(time.TimeOnly))
@@ -132,22 +159,32 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui logi
 		}
 		return nil
 	})
-	var de *daemonError
-	if errors.As(err, &de) {
-		return de
+	if err == nil {
+		return nil
 	}
-	if err != nil {
-		return explainCall(err, "")
+	if !started {
+		return explainDeadline(ctx, fctx, min(answer, total), err)
 	}
-	return nil
+	// The daemon sees the deadline too (grpc-timeout), and may end the
+	// call a moment before authc does.
+	var st *wire.Status
+	daemonDeadline := errors.As(err, &st) && st.Code == wire.CodeDeadlineExceeded && st.Reason == ""
+	switch {
+	case daemonDeadline || errors.Is(context.Cause(lctx), errDeadline) && ctx.Err() == nil && !answered(err):
+		return &timeoutError{after: total, login: true, cause: err}
+	case errors.Is(context.Cause(fctx), errDeadline) && lctx.Err() == nil && !answered(err):
+		// The first event came as the answer deadline passed.
+		return &timeoutError{after: min(answer, total), busy: true, cause: err}
+	}
+	return explainCall(err, "")
 }
 
 // showDeviceCode tells the user how to approve a device login, with a QR
 // code of the complete URI for a phone when stderr is a terminal.
 func showDeviceCode(dc *wire.DeviceCode) {
-	fmt.Fprintf(os.Stderr, "To log in, visit %s and enter the code %s\n", dc.VerificationURI, dc.UserCode)
+	fmt.Fprintf(os.Stderr, "To log in, visit %s and enter the code %s\n", printable(dc.VerificationURI), printable(dc.UserCode))
 	if dc.VerificationURIComplete != "" {
-		fmt.Fprintf(os.Stderr, "or open %s\n", dc.VerificationURIComplete)
+		fmt.Fprintf(os.Stderr, "or open %s\n", printable(dc.VerificationURIComplete))
 		if term.IsTerminal(int(os.Stderr.Fd())) {
 			fmt.Fprintln(os.Stderr)
 			qrterminal.GenerateWithConfig(dc.VerificationURIComplete, qrterminal.Config{
@@ -163,24 +200,46 @@ func showDeviceCode(dc *wire.DeviceCode) {
 	fmt.Fprintln(os.Stderr, "Waiting for approval... (Ctrl-C stops waiting)")
 }
 
-func (ui loginUI) openURL(u *wire.OpenURL, joined bool) {
+func (ui *loginUI) openURL(u *wire.OpenURL, joined bool) {
+	shown := printable(u.URL)
 	switch {
 	case joined:
-		fmt.Fprintf(os.Stderr, "Finish the login in the browser window already opened for it, or open:\n\n    %s\n\n", u.URL)
+		fmt.Fprintf(os.Stderr, "Finish the login in the browser window already opened for it, or open:\n\n    %s\n\n", shown)
 	case ui.noBrowser:
-		fmt.Fprintf(os.Stderr, "Open this URL in a browser to log in:\n\n    %s\n\n", u.URL)
+		fmt.Fprintf(os.Stderr, "Open this URL in a browser to log in:\n\n    %s\n\n", shown)
 		if port := portOf(u.RedirectURI); port != "" {
+			port = printable(port)
 			fmt.Fprintf(os.Stderr, "The browser returns to %s on this machine. If the browser runs on another\n"+
-				"machine, forward the port first: ssh -L %s:127.0.0.1:%s THIS-HOST\n", u.RedirectURI, port, port)
+				"machine, forward the port first: ssh -L %s:127.0.0.1:%s THIS-HOST\n", printable(u.RedirectURI), port, port)
 		}
 	default:
-		if err := openBrowser(u.URL); err != nil {
-			fmt.Fprintf(os.Stderr, "Could not open a browser (%v). Open this URL to log in:\n\n    %s\n\n", err, u.URL)
+		if err := ui.openBrowser(u.URL); err != nil {
+			fmt.Fprintf(os.Stderr, "Could not open a browser (%s). Open this URL to log in:\n\n    %s\n\n", printable(err.Error()), shown)
 		} else {
-			fmt.Fprintf(os.Stderr, "Opened a browser to log in. If it did not open, visit:\n\n    %s\n\n", u.URL)
+			fmt.Fprintf(os.Stderr, "Opened a browser to log in. If it did not open, visit:\n\n    %s\n\n", shown)
 		}
 	}
 	fmt.Fprintln(os.Stderr, "Waiting for the browser... (Ctrl-C stops waiting)")
+}
+
+// openBrowser writes the login page that sends the browser to loginURL and
+// opens it: the URL itself, with the login's state and PKCE challenge,
+// stays out of every process's argv.
+func (ui *loginUI) openBrowser(loginURL string) error {
+	ui.removePage() // a login shows one URL; never leave two pages
+	page, err := writeLoginPage(loginURL)
+	if err != nil {
+		return err
+	}
+	ui.page = page
+	return openBrowser(fileURL(page))
+}
+
+func (ui *loginUI) removePage() {
+	if ui.page != "" {
+		_ = os.Remove(ui.page)
+		ui.page = ""
+	}
 }
 
 func portOf(redirectURI string) string {
@@ -195,7 +254,7 @@ func portOf(redirectURI string) string {
 	return rest
 }
 
-// openBrowser opens url with $BROWSER (a colon-separated list of commands,
+// openBrowser opens url (a login page's file URL) with $BROWSER (a colon-separated list of commands,
 // "%s" standing for the URL, as xdg-open and git read it) or the platform's
 // opener. It does not wait for the browser to exit.
 func openBrowser(url string) error {

@@ -13,22 +13,32 @@ import (
 func runStatus(ctx context.Context, args []string) error {
 	fs := flags("status")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
+	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	conn, err := connect(ctx)
+	if err := checkTimeout(*timeout); err != nil {
+		return err
+	}
+	conn, err := connect(ctx, *timeout)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	st, err := conn.Status(ctx)
+	var st *wire.StatusResponse
+	err = within(ctx, *timeout, func(ctx context.Context) (err error) {
+		st, err = conn.Status(ctx)
+		return err
+	})
 	if err != nil {
-		return explainCall(err, "")
+		return err
 	}
 	if *asJSON {
 		return printJSON(statusJSON(st))
 	}
-	fmt.Printf("authd %s (pid %d), config %s, keyring %s\n\n", st.Version, st.PID, st.ConfigPath, st.KeyringBackend)
+	// Every field is the daemon's text, and the account, issuer and last
+	// error are the provider's.
+	fmt.Printf("authd %s (pid %d), config %s, keyring %s\n\n", printable(st.Version), st.PID, printable(st.ConfigPath), printable(st.KeyringBackend))
 	if len(st.Profiles) == 0 {
 		fmt.Println("No profiles configured.")
 		return nil
@@ -36,16 +46,16 @@ func runStatus(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PROFILE\tSTATE\tSOURCE\tACCOUNT\tEXPIRES\tLAST REFRESH\tNEXT REFRESH\tLAST ERROR")
 	for _, p := range st.Profiles {
-		name := p.Name
-		if name == st.DefaultProfile {
+		name := printable(p.Name)
+		if p.Name == st.DefaultProfile {
 			name += " *"
 		}
 		next := when(p.NextRefresh)
 		if p.Failures > 0 && next != "-" {
 			next = fmt.Sprintf("retry %s (%d failed)", next, p.Failures)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.State, source(p), dash(p.Account),
-			when(p.Expiry), when(p.LastRefresh), next, dash(p.LastError))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, printable(p.State), printable(source(p)), dash(printable(p.Account)),
+			when(p.Expiry), when(p.LastRefresh), next, dash(printable(p.LastError)))
 	}
 	return w.Flush()
 }
@@ -112,25 +122,30 @@ func runLogout(ctx context.Context, args []string) error {
 	fs := flags("logout")
 	profile := profileFlags(fs)
 	all := fs.Bool("all", false, "log out of every profile")
+	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkTimeout(*timeout); err != nil {
 		return err
 	}
 	if *all && *profile != "" {
 		return usageError{"--all and --profile exclude each other"}
 	}
-	conn, err := connect(ctx)
+	conn, err := connect(ctx, *timeout)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	resp, err := conn.Logout(ctx, &wire.LogoutRequest{Profile: *profile, All: *all})
+	var resp *wire.LogoutResponse
+	err = within(ctx, *timeout, func(ctx context.Context) (err error) {
+		resp, err = conn.Logout(ctx, &wire.LogoutRequest{Profile: *profile, All: *all})
+		return err
+	})
 	if resp != nil {
 		for _, n := range resp.Profiles {
-			fmt.Fprintf(os.Stderr, "Logged out of %s.\n", n)
+			fmt.Fprintf(os.Stderr, "Logged out of %s.\n", printable(n))
 		}
 	}
-	if err != nil {
-		return explainCall(err, "")
-	}
-	return nil
+	return err
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -31,7 +33,11 @@ func runToken(ctx context.Context, args []string) error {
 	loginFlag := fs.Bool("login", false, "start a login when one is needed (default when stderr is a terminal)")
 	noLogin := fs.Bool("no-login", false, "never start a login: exit with code 3 when one is needed")
 	force := fs.Bool("force-refresh", false, "refresh even when the cached token is valid")
+	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long (a login it starts waits up to 10m)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkTimeout(*timeout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -52,7 +58,7 @@ func runToken(ctx context.Context, args []string) error {
 		return printToken(st, *asJSON, false)
 	}
 
-	conn, err := connect(ctx)
+	conn, err := connect(ctx, *timeout)
 	if err != nil {
 		return err
 	}
@@ -61,29 +67,41 @@ func runToken(ctx context.Context, args []string) error {
 		Profile: *profile, Scopes: scopes, Audience: *audience, MinValid: *minValid,
 		ForceRefresh: *force, WantIDToken: *idToken || *asJSON,
 	}
-	tok, err := conn.GetToken(ctx, req)
-	if st := (*wire.Status)(nil); asStatus(err, &st) && st.Reason == wire.ReasonLoginRequired &&
+	var tok *wire.Token
+	getToken := func(ctx context.Context) (err error) {
+		tok, err = conn.GetToken(ctx, req)
+		return err
+	}
+	err = within(ctx, *timeout, getToken)
+	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == wire.ReasonLoginRequired &&
 		(*loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))) {
-		ui := loginUI{noBrowser: !canOpenBrowser()}
-		if err = login(ctx, conn, &wire.LoginRequest{Profile: *profile, NoBrowser: ui.noBrowser}, ui); err != nil {
+		ui := &loginUI{noBrowser: !canOpenBrowser()}
+		lreq := &wire.LoginRequest{Profile: *profile, NoBrowser: ui.noBrowser}
+		if err = login(ctx, conn, lreq, ui, *timeout, loginTimeout); err != nil {
 			return err
 		}
 		req.ForceRefresh = false
-		tok, err = conn.GetToken(ctx, req)
+		err = within(ctx, *timeout, getToken)
 	}
 	if err != nil {
-		return explainCall(err, "")
+		return err
 	}
 	return printToken(tok, *asJSON, *idToken)
 }
 
 func printToken(tok *wire.Token, asJSON, idToken bool) error {
+	if err := checkTokenText("access token", tok.AccessToken); err != nil {
+		return err
+	}
+	if err := checkTokenText("ID token", tok.IDToken); err != nil {
+		return err
+	}
 	switch {
 	case asJSON:
 		return printJSON(tokenJSON(tok))
 	case idToken:
 		if tok.IDToken == "" {
-			return fmt.Errorf("profile %s has no ID token (is 'openid' among its scopes?)", tok.Profile)
+			return fmt.Errorf("profile %s has no ID token (is 'openid' among its scopes?)", printable(tok.Profile))
 		}
 		fmt.Println(tok.IDToken)
 	default:
@@ -113,8 +131,15 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
+// printJSON prints v indented, with the runes encoding/json leaves raw
+// that a terminal would act on escaped.
 func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	_, err := os.Stdout.Write(jsonPrintable(buf.Bytes()))
+	return err
 }

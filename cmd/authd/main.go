@@ -118,24 +118,50 @@ func runDaemon(args []string) error {
 		}
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-		for {
-			select {
-			case s := <-sig:
-				if s == syscall.SIGHUP {
-					d.reload()
-					continue
-				}
-				d.log.Info("stopping", "signal", s.String())
-				return d.Stop(svc)
-			case err := <-d.done:
-				return err
-			}
-		}
+		return handleSignals(sig, d.done, d.reload, func(s os.Signal) error {
+			d.log.Info("stopping", "signal", s.String())
+			return d.Stop(svc)
+		})
 	}
 	return svc.Run()
 }
 
+// handleSignals reloads on SIGHUP and stops on any other signal, until
+// stopped or until the server ends (done). Reloads run in a goroutine of
+// their own, one at a time, so that a reload that blocks never keeps a
+// signal (SIGTERM above all) waiting; a SIGHUP during a reload queues one
+// more, which reads the config as it is by then, and further ones join it.
+func handleSignals(sig <-chan os.Signal, done <-chan error, reload func(), stop func(os.Signal) error) error {
+	reloads := make(chan struct{}, 1)
+	defer close(reloads)
+	go func() {
+		for range reloads {
+			reload()
+		}
+	}()
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				select {
+				case reloads <- struct{}{}:
+				default: // one is queued already
+				}
+				continue
+			}
+			return stop(s)
+		case err := <-done:
+			return err
+		}
+	}
+}
+
 func (d *daemon) Start(service.Service) error {
+	if before, now, err := raiseFileLimit(); err != nil {
+		d.log.Debug("cannot raise the open file limit", "limit", before, "err", err)
+	} else {
+		d.log.Debug("open file limit", "was", before, "now", now)
+	}
 	ln, err := socket.Listen(d.socketPath)
 	if errors.Is(err, socket.ErrInUse) {
 		return fmt.Errorf("authd is already running (socket %s); 'authc status' shows it", d.socketPath)

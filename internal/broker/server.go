@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -26,21 +30,71 @@ import (
 // ErrorDomain is the ErrorInfo domain of every error the broker returns.
 const ErrorDomain = "authd.dev"
 
-// Serve answers the Broker API on ln until ln is closed or ctx ends. When
-// ctx ends, calls in flight get a few seconds to finish.
+// Limits bound what the server gives its clients, so that no client (and
+// no number of them) can take the daemon's file descriptors or memory from
+// the others. A zero field takes its default.
+type Limits struct {
+	// MaxConns caps the connections open at once (default 512, well
+	// under the usual 1024 file descriptors): more are closed as soon as
+	// they are accepted, and the open ones keep being served.
+	MaxConns int
+	// IdleTimeout closes a connection with no call in progress for this
+	// long, or that has not begun HTTP/2 within it (default 2 minutes).
+	IdleTimeout time.Duration
+}
+
+const (
+	defaultMaxConns    = 512
+	defaultIdleTimeout = 2 * time.Minute
+	// maxStreamsPerConn bounds one connection's calls in flight; a client
+	// needs a handful (a login and a few token requests).
+	maxStreamsPerConn = 64
+	// maxRecvMsgSize is the largest request: one credential at its
+	// limit with room for its envelope. Every other request is tiny.
+	maxRecvMsgSize = maxCredentialLen + 4<<10
+)
+
+// Serve answers the Broker API on ln until ln is closed or ctx ends, with
+// the default Limits. When ctx ends, calls in flight get a few seconds to
+// finish.
 func (b *Broker) Serve(ctx context.Context, ln net.Listener) error {
-	srv := b.NewServer()
+	return b.ServeLimits(ctx, ln, Limits{})
+}
+
+// ServeLimits is Serve with lim. Connections from another uid than the
+// daemon's, and those over lim.MaxConns, are closed at accept time, before
+// the server spends anything on them.
+func (b *Broker) ServeLimits(ctx context.Context, ln net.Listener, lim Limits) error {
+	if lim.MaxConns <= 0 {
+		lim.MaxConns = defaultMaxConns
+	}
+	if lim.IdleTimeout <= 0 {
+		lim.IdleTimeout = defaultIdleTimeout
+	}
+	srv := b.newServer(lim)
+	gl := &guardedListener{Listener: ln, uid: os.Getuid(), max: int64(lim.MaxConns), log: b.log, conns: map[*peerConn]struct{}{}}
 	stop := context.AfterFunc(ctx, func() {
-		timer := time.AfterFunc(5*time.Second, srv.Stop)
+		timer := time.AfterFunc(5*time.Second, func() {
+			// Stop waits for connections still in the HTTP/2 handshake,
+			// which only their close ends.
+			gl.closeAll()
+			srv.Stop()
+		})
 		defer timer.Stop()
 		srv.GracefulStop()
 	})
 	defer stop()
-	return srv.Serve(ln)
+	return srv.Serve(gl)
 }
 
-// NewServer returns a gRPC server with the Broker service registered.
+// NewServer returns a gRPC server with the Broker service registered, with
+// the default Limits. The caps on connections are Serve's: a listener
+// given straight to this server is not guarded.
 func (b *Broker) NewServer() *grpc.Server {
+	return b.newServer(Limits{MaxConns: defaultMaxConns, IdleTimeout: defaultIdleTimeout})
+}
+
+func (b *Broker) newServer(lim Limits) *grpc.Server {
 	uid := os.Getuid()
 	srv := grpc.NewServer(
 		grpc.Creds(peerCredentials{uid: uid}),
@@ -60,9 +114,180 @@ func (b *Broker) NewServer() *grpc.Server {
 		grpc.ReadBufferSize(8<<10),
 		grpc.WriteBufferSize(8<<10),
 		grpc.SharedWriteBuffer(true),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: lim.IdleTimeout}),
+		// A connection that has not begun HTTP/2 is idle too. Not shorter:
+		// authc dials before it reads a client secret from stdin, and the
+		// HTTP/2 preface goes out with its first call, after the paste.
+		grpc.ConnectionTimeout(lim.IdleTimeout),
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 	)
 	pb.RegisterBrokerServer(srv, &service{b: b})
 	return srv
+}
+
+// guardedListener closes connections from another uid and those over the
+// cap as soon as they are accepted, before any HTTP/2: neither gets a byte
+// from the server, nor holds a file descriptor for long.
+type guardedListener struct {
+	net.Listener
+	uid  int
+	max  int64
+	log  *slog.Logger
+	open atomic.Int64 // connections handed to the server and not yet closed
+
+	mu           sync.Mutex // guards what follows
+	conns        map[*peerConn]struct{}
+	full         bool // at the cap since the last connection served
+	overflow     int  // connections closed since the cap was reached
+	othersClosed int  // other users' connections closed since the last log line
+	othersLogged time.Time
+}
+
+// Accept returns the next connection of the daemon's own user under the
+// cap. A connection over the cap is closed (accepting it takes it out of
+// the kernel's queue, where it would wait for nothing), so the loop only
+// runs as fast as clients connect; errors, EMFILE included, go to the
+// server, which backs off before accepting again.
+func (l *guardedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		uid, pid, err := socket.Peer(c)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			// No peer credentials on this platform: the socket
+			// directory's mode (0700) is the only guard, as for ssh-agent.
+			uid, pid = l.uid, -1
+		case err != nil:
+			l.log.Warn("closing a connection whose peer is unknown", "err", err)
+			c.Close()
+			continue
+		}
+		if uid != l.uid {
+			c.Close()
+			l.closedOther(uid, pid)
+			continue
+		}
+		if l.open.Add(1) > l.max {
+			l.open.Add(-1)
+			c.Close()
+			l.overCap()
+			continue
+		}
+		pc := &peerConn{Conn: c, uid: uid, pid: pid}
+		pc.release = func() {
+			l.open.Add(-1)
+			l.mu.Lock()
+			delete(l.conns, pc)
+			l.mu.Unlock()
+		}
+		l.underCap(pc)
+		return pc, nil
+	}
+}
+
+// overCap logs the start of a burst of connections over the cap, once: a
+// line per connection would let a flood fill the log too.
+func (l *guardedListener) overCap() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.overflow++
+	if !l.full {
+		l.full = true
+		l.log.Warn("too many connections; closing new ones until some end", "limit", l.max)
+	}
+}
+
+func (l *guardedListener) underCap(pc *peerConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.conns[pc] = struct{}{}
+	if l.full {
+		l.full = false
+		l.log.Info("accepting connections again", "closed", l.overflow)
+		l.overflow = 0
+	}
+}
+
+// closeAll closes every connection still open.
+func (l *guardedListener) closeAll() {
+	l.mu.Lock()
+	conns := make([]*peerConn, 0, len(l.conns))
+	for pc := range l.conns {
+		conns = append(conns, pc)
+	}
+	l.mu.Unlock()
+	for _, pc := range conns {
+		pc.Close()
+	}
+}
+
+// closedOther logs another user's connections at most once a minute.
+func (l *guardedListener) closedOther(uid, pid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.othersClosed++
+	if now := time.Now(); now.Sub(l.othersLogged) >= time.Minute {
+		l.log.Warn("closed connections from another user", "uid", uid, "pid", pid, "count", l.othersClosed)
+		l.othersLogged, l.othersClosed = now, 0
+	}
+}
+
+// peerConn is an accepted connection with its peer's credentials; closing
+// it gives its place under the cap back.
+type peerConn struct {
+	net.Conn
+	uid, pid int
+	once     sync.Once
+	release  func()
+}
+
+func (c *peerConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// Bounds on request fields. Real requests are far smaller; nothing a client
+// sends should cost the daemon or the provider more than a real one does.
+const (
+	maxProfileLen    = 128
+	maxAudienceLen   = 1024
+	maxScopes        = 64
+	maxScopeLen      = 256
+	maxCredentialLen = 64 << 10
+)
+
+// checkProfile bounds a profile name. A name too long is not echoed back:
+// the error would carry it to the client's terminal.
+func checkProfile(name string) error {
+	if len(name) > maxProfileLen {
+		return fmt.Errorf("%w: profile name too long (%d bytes)", ErrInvalidRequest, len(name))
+	}
+	return nil
+}
+
+// checkTokenRequest bounds a GetToken request and returns its scopes
+// without repeats.
+func checkTokenRequest(req *pb.GetTokenRequest) ([]string, error) {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return nil, err
+	}
+	if n := len(req.GetAudience()); n > maxAudienceLen {
+		return nil, fmt.Errorf("%w: audience too long (%d bytes, at most %d)", ErrInvalidRequest, n, maxAudienceLen)
+	}
+	scopes := req.GetScopes()
+	if len(scopes) > maxScopes {
+		return nil, fmt.Errorf("%w: too many scopes (%d, at most %d)", ErrInvalidRequest, len(scopes), maxScopes)
+	}
+	for _, sc := range scopes {
+		if len(sc) > maxScopeLen {
+			return nil, fmt.Errorf("%w: scope too long (%d bytes, at most %d)", ErrInvalidRequest, len(sc), maxScopeLen)
+		}
+	}
+	return uniqueScopes(scopes), nil
 }
 
 type service struct {
@@ -71,6 +296,10 @@ type service struct {
 }
 
 func (s *service) GetToken(ctx context.Context, req *pb.GetTokenRequest) (*pb.Token, error) {
+	scopes, err := checkTokenRequest(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
 	sess, err := s.b.Session(req.GetProfile())
 	if err != nil {
 		return nil, toStatus(err)
@@ -79,7 +308,7 @@ func (s *service) GetToken(ctx context.Context, req *pb.GetTokenRequest) (*pb.To
 		return nil, toStatus(fmt.Errorf("%w: min_valid must be a positive duration", ErrInvalidRequest))
 	}
 	tok, err := sess.Token(ctx, TokenRequest{
-		Scopes:       req.GetScopes(),
+		Scopes:       scopes,
 		Audience:     req.GetAudience(),
 		MinValid:     req.GetMinValid().AsDuration(),
 		Interactive:  req.GetInteractive(),
@@ -104,6 +333,9 @@ func (s *service) GetToken(ctx context.Context, req *pb.GetTokenRequest) (*pb.To
 }
 
 func (s *service) Login(req *pb.LoginRequest, stream grpc.ServerStreamingServer[pb.LoginEvent]) error {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return toStatus(err)
+	}
 	sess, err := s.b.Session(req.GetProfile())
 	if err != nil {
 		return toStatus(err)
@@ -149,6 +381,9 @@ func (l loginStream) Done(account string, expiry time.Time) error {
 }
 
 func (s *service) Logout(ctx context.Context, req *pb.LogoutRequest) (*pb.LogoutResponse, error) {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return nil, toStatus(err)
+	}
 	names := []string{req.GetProfile()}
 	if req.GetAll() {
 		names = s.b.Profiles()
@@ -204,6 +439,12 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 }
 
 func (s *service) SetCredential(ctx context.Context, req *pb.SetCredentialRequest) (*pb.SetCredentialResponse, error) {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return nil, toStatus(err)
+	}
+	if n := max(len(req.GetAccessToken()), len(req.GetClientSecret())); n > maxCredentialLen {
+		return nil, toStatus(fmt.Errorf("%w: credential too long (%d bytes, at most %d)", ErrInvalidRequest, n, maxCredentialLen))
+	}
 	sess, err := s.b.Session(req.GetProfile())
 	if err != nil {
 		return nil, toStatus(err)
@@ -291,9 +532,10 @@ func toStatus(err error) error {
 	return st.Err()
 }
 
-// peerCredentials records each connection's peer uid and pid from the kernel.
-// The handshake itself accepts everyone so that a refused user gets a clear
-// PERMISSION_DENIED answer instead of a dropped connection; every RPC checks.
+// peerCredentials records each connection's peer uid and pid, as the
+// guarded listener read them from the kernel. Serve's listener has already
+// closed other users' connections; every RPC checks again, for a server
+// given an unguarded listener.
 type peerCredentials struct{ uid int }
 
 type peerInfo struct {
@@ -304,6 +546,11 @@ type peerInfo struct {
 func (peerInfo) AuthType() string { return "unix-peercred" }
 
 func (c peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	info := peerInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	if pc, ok := conn.(*peerConn); ok {
+		info.uid, info.pid = pc.uid, pc.pid
+		return conn, info, nil
+	}
 	uid, pid, err := socket.Peer(conn)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
@@ -313,7 +560,8 @@ func (c peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.A
 	case err != nil:
 		uid, pid = -1, -1
 	}
-	return conn, peerInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}, uid: uid, pid: pid}, nil
+	info.uid, info.pid = uid, pid
+	return conn, info, nil
 }
 
 func (c peerCredentials) ClientHandshake(context.Context, string, net.Conn) (net.Conn, credentials.AuthInfo, error) {

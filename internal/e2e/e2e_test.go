@@ -486,12 +486,15 @@ func exitResult(t *testing.T, cmd *exec.Cmd, err error, stdout, stderr string) r
 
 // launch is one line of the browser driver's launches.jsonl.
 type launch struct {
-	Action     string `json:"action"`
-	FinalURL   string `json:"final_url"`
-	Result     string `json:"result"`
-	Message    string `json:"message"`
-	Screenshot string `json:"screenshot"`
-	Error      string `json:"error"`
+	Action       string   `json:"action"`
+	Argv         []string `json:"argv"`
+	FinalURL     string   `json:"final_url"`
+	Result       string   `json:"result"`
+	Message      string   `json:"message"`
+	Screenshot   string   `json:"screenshot"`
+	Error        string   `json:"error"`
+	ProcsScanned int      `json:"procs_scanned"`
+	CmdlineLeaks []string `json:"cmdline_leaks"`
 }
 
 // launches waits until no browser driver is running (authc does not wait
@@ -610,6 +613,7 @@ func TestBrowserLogin(t *testing.T) {
 	if !strings.Contains(l.Message, "work") {
 		t.Errorf("success page message %q does not name the profile", l.Message)
 	}
+	e.checkURLNotInArgv(l)
 	if strings.Contains(l.FinalURL, "code=") && !strings.Contains(l.FinalURL, "code=REDACTED") {
 		t.Errorf("the driver recorded the authorization code: %s", l.FinalURL)
 	}
@@ -660,6 +664,27 @@ func TestBrowserLogin(t *testing.T) {
 	}
 }
 
+// checkURLNotInArgv checks that while the browser had the provider's login
+// page open, no process (the browser, its opener, authc) had the login's
+// state or PKCE challenge in its argv, where every local uid can read it;
+// and that authc's login page, which carried them instead, is gone.
+func (e *env) checkURLNotInArgv(l launch) {
+	e.t.Helper()
+	if l.ProcsScanned == 0 {
+		e.t.Errorf("the browser driver scanned no process's argv: %+v", l)
+	}
+	if len(l.CmdlineLeaks) > 0 {
+		e.t.Errorf("while the login was pending, the login URL's state or code_challenge was in the argv of:\n%s", strings.Join(l.CmdlineLeaks, "\n"))
+	}
+	if len(l.Argv) != 2 || !strings.HasPrefix(l.Argv[1], "file:///") {
+		e.t.Errorf("authc started the browser with %q, want a file: URL of its login page", l.Argv)
+	}
+	pages, err := filepath.Glob(filepath.Join(e.runtime, "authd", "login-*.html"))
+	if err != nil || len(pages) > 0 {
+		e.t.Errorf("login pages left after the login: %v %v", pages, err)
+	}
+}
+
 // TestBrowserLoginDenied cancels at the provider: the login fails with the
 // provider's error and the browser shows the failure page.
 func TestBrowserLoginDenied(t *testing.T) {
@@ -675,7 +700,7 @@ func TestBrowserLoginDenied(t *testing.T) {
 	if strings.Contains(r.stderr, "Logged in") {
 		t.Errorf("a denied login printed \"Logged in\":\n%s", r.stderr)
 	}
-	e.oneLaunch("deny", "Sign-in failed")
+	e.checkURLNotInArgv(e.oneLaunch("deny", "Sign-in failed"))
 
 	r = e.authc(nil, "token", "--no-login")
 	if r.code != exitLoginRequired {
@@ -733,7 +758,7 @@ func TestConcurrentLogin(t *testing.T) {
 	if tok1 == "" || tok1 != tok2 || len(lines(results[1].stdout)) != 1 {
 		t.Errorf("the token clients printed different or no tokens:\n%s\n%s", results[1], results[2])
 	}
-	e.oneLaunch("login", "Signed in")
+	e.checkURLNotInArgv(e.oneLaunch("login", "Signed in"))
 	if n := e.idp.Count(idptest.EndpointTokenCode); n != 1 {
 		t.Errorf("provider saw %d code exchanges, want 1", n)
 	}
@@ -783,8 +808,10 @@ func TestDaemonAndUsageErrors(t *testing.T) {
 }
 
 // TestOtherUserRefused opens the socket to everyone, as a wrong umask or a
-// careless chmod would, and checks that the daemon still refuses another
-// uid by its peer credentials.
+// careless chmod would, and checks that another uid still gets nowhere:
+// its authc sees by the peer credentials that the socket is not its own
+// user's and sends nothing (exit 9, one line); the daemon, which refuses
+// such a connection as well, keeps serving its owner.
 func TestOtherUserRefused(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
@@ -819,7 +846,7 @@ func TestOtherUserRefused(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	r := finish(t, cmd, cmd.Run(), &stdout, &stderr)
-	want := fmt.Sprintf("this authd serves uid %d only; the caller is uid 65534", os.Getuid())
+	want := fmt.Sprintf("the socket at %s belongs to another user; authc sent nothing", e.sock)
 	if r.code != exitPermission || !strings.Contains(r.stderr, want) || len(lines(r.stderr)) != 1 {
 		t.Fatalf("authc status as nobody: want exit %d and one line %q; got %s", exitPermission, want, r)
 	}

@@ -12,12 +12,18 @@
 // ([ErrInUse]) and replaces a stale socket file. [Peer] reads the
 // connecting process's uid and pid from the kernel (SO_PEERCRED on Linux), so the
 // daemon can refuse other users even when the file modes are wrong.
+//
+// # Dialing
+//
+// [Dial] checks the server the same way before the caller sends anything:
+// a socket served by another uid, root included, is [ErrWrongServer].
 package socket
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -42,30 +48,20 @@ func Path() (string, error) {
 	return filepath.Join(dir, "authd", "authd.sock"), nil
 }
 
-// Listen creates the socket at path, mode 0600, in a directory of mode
-// 0700: created when missing, and tightened when it is authd's own (named
-// "authd"); a shared directory such as /tmp named by AUTHD_SOCKET is left as
-// it is. A live socket is left alone and reported as ErrInUse; a stale one
-// is removed.
+// Listen creates the socket at path, mode 0600. Its directory is created
+// (0700) when missing; it must be the user's own, or a root-owned sticky
+// directory such as /tmp, and no symlink, and it is tightened to 0700 only
+// when it is authd's own (named "authd"): a shared directory named by
+// AUTHD_SOCKET is left as it is. A socket path that is a symlink is refused.
+// A live socket is left alone and reported as ErrInUse when it is the user's
+// daemon, or as an error wrapping ErrWrongServer when another user's process
+// serves it; a stale one is removed.
 func Listen(path string) (net.Listener, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create socket directory: %w", err)
+	if err := secureDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
-	if filepath.Base(dir) == "authd" {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("secure socket directory: %w", err)
-		}
-	}
-	if _, err := os.Lstat(path); err == nil {
-		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("%s: %w", path, ErrInUse)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket: %w", err)
-		}
+	if err := clearPath(path); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -79,10 +75,109 @@ func Listen(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Dial connects to the socket at path.
+// clearPath makes way for a new socket at path, removing a stale socket of
+// the user's and nothing else.
+func clearPath(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("socket path %s is a symlink; refusing to follow it", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		uid, err := serverUID(c, path)
+		c.Close()
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
+			return fmt.Errorf("socket %s: %w", path, err)
+		case uid != os.Getuid():
+			return fmt.Errorf("another user's process holds the socket path: %w", &WrongServerError{Path: path, UID: uid, Want: os.Getuid()})
+		}
+		return fmt.Errorf("%s: %w", path, ErrInUse)
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket; refusing to replace it", path)
+	}
+	if uid, err := fileOwner(path); err == nil && uid != os.Getuid() {
+		return fmt.Errorf("socket %s belongs to uid %d, not you (uid %d)", path, uid, os.Getuid())
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale socket: %w", err)
+	}
+	return nil
+}
+
+// Dial connects to the socket at path and returns the connection only when
+// the process serving it is the user's own: before a byte is sent, so that
+// a socket squatted by another user (or named by a planted AUTHD_SOCKET)
+// never receives a request, let alone a client secret. Another server is an
+// error wrapping ErrWrongServer; a failure to connect is returned as the
+// dialer reported it.
 func Dial(ctx context.Context, path string) (net.Conn, error) {
 	var d net.Dialer
-	return d.DialContext(ctx, "unix", path)
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkServer(c, path); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// ErrWrongServer means the socket is served by a process of another user.
+var ErrWrongServer = errors.New("the socket is served by another user")
+
+// WrongServerError is a socket served by a process of another uid than the
+// caller's.
+type WrongServerError struct {
+	Path string
+	UID  int // the server's
+	Want int // the caller's
+}
+
+func (e *WrongServerError) Error() string {
+	return fmt.Sprintf("the socket %s belongs to uid %d, not you (uid %d)", e.Path, e.UID, e.Want)
+}
+
+// Unwrap returns ErrWrongServer.
+func (e *WrongServerError) Unwrap() error { return ErrWrongServer }
+
+// checkServer refuses c, a connection dialed to path, unless the user's own
+// uid serves it. Root is refused too: authd is a per-user broker, and a
+// daemon of root serving a user is not that user's daemon (it would hold
+// the user's secrets in root's keyring), so nothing legitimate looks so.
+func checkServer(c net.Conn, path string) error {
+	uid, err := serverUID(c, path)
+	if errors.Is(err, errors.ErrUnsupported) {
+		// No uids on this platform: the socket directory's ACL is the guard.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check the server of %s: %w", path, err)
+	}
+	if me := os.Getuid(); uid != me {
+		return &WrongServerError{Path: path, UID: uid, Want: me}
+	}
+	return nil
+}
+
+// serverUID returns the uid of the process serving c, a connection dialed
+// to path: from the kernel, which recorded the listener's credentials when
+// it called listen, or, where peer credentials are not available, from the
+// owner of the socket file, who bound it.
+func serverUID(c net.Conn, path string) (int, error) {
+	uid, _, err := Peer(c)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return fileOwner(path)
+	}
+	return uid, err
 }
 
 // withFD runs f on the file descriptor of a Unix socket connection.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"authd.dev/authd/internal/socket"
 )
 
 // Errors a caller branches on, matched with errors.Is.
@@ -23,6 +25,10 @@ var (
 	// ErrClosed is a call on a Conn that was closed, or that an earlier
 	// call's context interrupted.
 	ErrClosed = errors.New("connection closed")
+	// ErrWrongServer is a socket served by a process of another uid (root
+	// included) than the caller's: a squatted path, or an AUTHD_SOCKET that
+	// names someone else's socket. The error's text names the uid.
+	ErrWrongServer = socket.ErrWrongServer
 )
 
 // servicePath prefixes a method name given without a leading slash.
@@ -71,17 +77,20 @@ type Conn struct {
 
 // Dial connects to the daemon's Unix socket. It does not wait for the
 // server: the HTTP/2 handshake goes out with the first call. A socket that
-// is missing or refuses the connection is an error wrapping ErrUnavailable.
+// is missing or refuses the connection is an error wrapping ErrUnavailable;
+// one served by a process of another user, an error wrapping
+// ErrWrongServer: Dial closes it before sending a byte.
 func Dial(ctx context.Context, socketPath string) (*Conn, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", socketPath)
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("dial %s: %w", socketPath, ctxErr)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	nc, err := socket.Dial(ctx, socketPath)
+	switch {
+	case err == nil:
+		return newConn(nc), nil
+	case errors.Is(err, ErrWrongServer):
+		return nil, err
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("dial %s: %w", socketPath, ctx.Err())
 	}
-	return newConn(nc), nil
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 func newConn(nc net.Conn) *Conn {

@@ -7,6 +7,12 @@
 //	BROWSER=browserdriver authc login
 //	AUTHD_DRIVER_ACTION=device browserdriver VERIFICATION_URI_COMPLETE
 //
+// authc hands its browser a login page (a file: URL or a path) that
+// redirects to the provider, never the login URL itself: the driver opens
+// that page and waits until the tab has left it for the provider. It then
+// scans every process's /proc/PID/cmdline for the login's state and for
+// "code_challenge", and reports any process that has them in its argv.
+//
 // # What it does
 //
 // It starts Chromium with a fresh profile that is removed on exit and a
@@ -49,7 +55,8 @@
 // With $AUTHD_DRIVER_OUT set, each run saves a full-page screenshot as
 // <action>-<n>.png and appends one JSON line to launches.jsonl:
 //
-//	{"action":"login","final_url":"...","result":"Signed in","message":"...","screenshot":".../login-1.png"}
+//	{"action":"login","argv":["browserdriver","file:///..."],"final_url":"...","result":"Signed in",
+//	 "message":"...","screenshot":".../login-1.png","procs_scanned":212,"cmdline_leaks":["pid 42: ..."]}
 //
 // A run that fails adds an "error" field (and screenshots where it stood).
 // The query values of final_url are redacted except error and
@@ -64,14 +71,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -90,12 +100,19 @@ const (
 
 // launch is one line of launches.jsonl.
 type launch struct {
-	Action     string `json:"action"`
-	FinalURL   string `json:"final_url"`
-	Result     string `json:"result"`
-	Message    string `json:"message"`
-	Screenshot string `json:"screenshot"`
-	Error      string `json:"error,omitempty"`
+	Action     string   `json:"action"`
+	Argv       []string `json:"argv"` // the driver's own, as its opener started it
+	FinalURL   string   `json:"final_url"`
+	Result     string   `json:"result"`
+	Message    string   `json:"message"`
+	Screenshot string   `json:"screenshot"`
+	Error      string   `json:"error,omitempty"`
+	// ProcsScanned counts the processes whose argv the driver read while
+	// the provider's page was open (0: not a browser login, or no /proc);
+	// CmdlineLeaks names those whose argv held the login's state or PKCE
+	// challenge. Argv is redacted the same way.
+	ProcsScanned int      `json:"procs_scanned"`
+	CmdlineLeaks []string `json:"cmdline_leaks,omitempty"`
 }
 
 // actions are the values of $AUTHD_DRIVER_ACTION.
@@ -138,8 +155,8 @@ func run(args []string) int {
 	ctx, cancel := context.WithTimeout(ctx, runDeadline)
 	defer cancel()
 
-	rep := launch{Action: action}
-	page, shot, err := drive(ctx, args[0], action)
+	rep := launch{Action: action, Argv: redactArgs(os.Args)}
+	page, shot, err := drive(ctx, args[0], action, &rep)
 	if page != nil {
 		rep.FinalURL, rep.Result, rep.Message = redactURL(page.URL), page.Result, page.Message
 	}
@@ -169,10 +186,10 @@ func run(args []string) int {
 // drive runs one browser session: open the URL, act, wait for the last
 // page. It returns the page read (nil if never reached) and a screenshot of
 // where the browser stood, on success and on failure alike.
-func drive(ctx context.Context, loginURL, action string) (*finalPage, []byte, error) {
-	u, err := url.Parse(loginURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, fmt.Errorf("not an http(s) URL: %q", loginURL)
+func drive(ctx context.Context, target, action string, rep *launch) (*finalPage, []byte, error) {
+	loginURL, err := openable(target)
+	if err != nil {
+		return nil, nil, err
 	}
 	userDataDir, err := os.MkdirTemp("", "browserdriver-profile-")
 	if err != nil {
@@ -210,7 +227,7 @@ func drive(ctx context.Context, loginURL, action string) (*finalPage, []byte, er
 	}
 
 	driveCtx, cancelDrive := context.WithTimeout(tab, driveDeadline)
-	page, err := act(driveCtx, loginURL, action)
+	page, err := act(driveCtx, loginURL, action, rep)
 	cancelDrive()
 
 	shotCtx, cancelShot := context.WithTimeout(tab, 5*time.Second)
@@ -222,14 +239,42 @@ func drive(ctx context.Context, loginURL, action string) (*finalPage, []byte, er
 	return page, shot, err
 }
 
-func act(ctx context.Context, loginURL, action string) (*finalPage, error) {
+// openable returns what the browser opens for target: an http(s) URL as
+// it is, a file: URL or an absolute path (authc's login page) as a file: URL.
+func openable(target string) (string, error) {
+	if filepath.IsAbs(target) {
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(target)}).String(), nil
+	}
+	u, err := url.Parse(target)
+	switch {
+	case err != nil:
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
+		return target, nil
+	case u.Scheme == "file" && u.Path != "":
+		return target, nil
+	}
+	return "", fmt.Errorf("not an http(s) URL, a file: URL or an absolute path: %q", target)
+}
+
+func act(ctx context.Context, loginURL, action string, rep *launch) (*finalPage, error) {
+	secrets := loginSecrets(loginURL)
 	if err := chromedp.Do(ctx, chromedp.Navigate(loginURL)); err != nil {
 		return nil, fmt.Errorf("open the login URL: %w", err)
+	}
+	if strings.HasPrefix(loginURL, "file:") {
+		if _, err := waitForPage(ctx, leftPageJS); err != nil {
+			return nil, fmt.Errorf("wait for the login page to redirect to the provider: %w", err)
+		}
 	}
 	var steps []chromedp.Action[chromedp.Void]
 	switch action {
 	case "device", "device-deny":
 		return actDevice(ctx, action == "device")
+	}
+	// The login is pending at the provider: the moment the URL is worth
+	// stealing.
+	rep.ProcsScanned, rep.CmdlineLeaks = scanCmdlines(secrets)
+	switch action {
 	case "login":
 		steps = signIn()
 	case "deny":
@@ -346,6 +391,70 @@ func awaitDevicePage(ctx context.Context, steps ...string) (*devicePage, error) 
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// leftPageJS returns the page once the tab has left authc's login page
+// for an http(s) page that finished loading, or null before.
+const leftPageJS = `(() => {
+	if (!location.protocol.startsWith("http") || document.readyState !== "complete") return null;
+	return {url: location.href};
+})()`
+
+// loginRefresh finds the login URL in the meta refresh of authc's page.
+var loginRefresh = regexp.MustCompile(`http-equiv="refresh" content="0;url=([^"]+)"`)
+
+// loginSecrets returns what of a login the argv of no process should hold:
+// the state of the login URL (read from authc's login page when given one)
+// and the PKCE parameter's name.
+func loginSecrets(loginURL string) []string {
+	secrets := []string{"code_challenge"}
+	raw := loginURL
+	if u, err := url.Parse(loginURL); err == nil && u.Scheme == "file" {
+		data, err := os.ReadFile(u.Path)
+		m := loginRefresh.FindSubmatch(data)
+		if err != nil || m == nil {
+			return secrets
+		}
+		raw = html.UnescapeString(string(m[1]))
+	}
+	if u, err := url.Parse(raw); err == nil {
+		if state := u.Query().Get("state"); state != "" {
+			secrets = append(secrets, state)
+		}
+	}
+	return secrets
+}
+
+// scanCmdlines reads the argv of every process it may read and returns how
+// many it read and which hold one of secrets.
+func scanCmdlines(secrets []string) (int, []string) {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	scanned := 0
+	var leaks []string
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		scanned++
+		for _, secret := range secrets {
+			if bytes.Contains(data, []byte(secret)) {
+				argv := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+				leaks = append(leaks, fmt.Sprintf("pid %s: %s", filepath.Base(filepath.Dir(p)), strings.Join(redactArgs(argv), " ")))
+				break
+			}
+		}
+	}
+	return scanned, leaks
+}
+
+// redactArgs is argv with the query values of URLs in it redacted.
+func redactArgs(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = redactURL(a)
+	}
+	return out
 }
 
 // callbackJS returns the callback page's content, or null while the tab is
