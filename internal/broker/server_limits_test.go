@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,8 +19,14 @@ import (
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/broker"
 	"authd.dev/authd/internal/idptest"
+	"authd.dev/authd/internal/otheruser"
 	"authd.dev/authd/internal/socket"
 )
+
+func TestMain(m *testing.M) {
+	otheruser.Main()
+	os.Exit(m.Run())
+}
 
 // Every string and list of a request is bounded before it reaches a
 // session, a name too long is not echoed, and an oversized audience or
@@ -302,13 +306,6 @@ func TestConnectionCap(t *testing.T) {
 // HTTP/2 comes back, even with the socket's modes opened to everyone.
 func TestOtherUserConnectionClosed(t *testing.T) {
 	t.Parallel()
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a helper process as another uid")
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux) to run a helper process as another uid")
-	}
 	sock, logs := serveLimited(t, broker.Limits{})
 	for _, d := range []string{filepath.Dir(filepath.Dir(filepath.Dir(sock))), filepath.Dir(filepath.Dir(sock)), filepath.Dir(sock)} {
 		if err := os.Chmod(d, 0o711); err != nil {
@@ -318,57 +315,11 @@ func TestOtherUserConnectionClosed(t *testing.T) {
 	if err := os.Chmod(sock, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	// The test binary's own directory is root's 0700 build directory.
-	exe := filepath.Join(filepath.Dir(sock), "helper.test")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestOtherUserHelper$")
-	cmd.Env = append(os.Environ(), "AUTHD_TEST_HELPER_SOCKET="+sock)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helper: %v (%s)", err, out)
-	}
-	if got := strings.TrimSpace(string(out)); got != "0 closed" {
-		t.Errorf("another user's connection: %s, want 0 bytes then closed", got)
+	got, closed := otheruser.Dial(t, "unix", sock, []byte(http2.ClientPreface)).Received(t)
+	if len(got) != 0 || !closed {
+		t.Errorf("another user's connection: %d bytes, closed %v; want 0 bytes then closed", len(got), closed)
 	}
 	if !strings.Contains(logs.String(), "closed connections from another user") || !strings.Contains(logs.String(), "uid=65534") {
 		t.Errorf("no log line names the other user:\n%s", logs)
 	}
-}
-
-// TestOtherUserHelper is the helper process of TestOtherUserConnectionClosed,
-// not a test: as another uid, it connects, sends an HTTP/2 preface, and
-// reports the bytes it received and whether the server closed the
-// connection within 10 seconds.
-func TestOtherUserHelper(t *testing.T) {
-	path := os.Getenv("AUTHD_TEST_HELPER_SOCKET")
-	if path == "" {
-		t.Skip("helper process only")
-	}
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		fmt.Println(err)
-		os.Exit(1)
-	}
-	// Whether or not the server has closed it already.
-	_, _ = io.WriteString(c, http2.ClientPreface)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	n, err := io.Copy(io.Discard, r)
-	state := "closed"
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		state = "open"
-	}
-	fmt.Println(n, state)
-	os.Exit(0)
 }

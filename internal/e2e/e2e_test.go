@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"authd.dev/authd/internal/idptest"
+	"authd.dev/authd/internal/otheruser"
 )
 
 // Exit codes of authc (cmd/authc/main.go and the README).
@@ -814,13 +815,6 @@ func TestDaemonAndUsageErrors(t *testing.T) {
 // such a connection as well, keeps serving its owner.
 func TestOtherUserRefused(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run authc as another user (nobody)")
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux) to run authc as nobody")
-	}
 	e := newEnv(t)
 
 	// nobody must reach the socket and the binary: open the path to it.
@@ -840,7 +834,7 @@ func TestOtherUserRefused(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", authc, "status")
+	cmd := otheruser.Command(ctx, t, authc, "status")
 	cmd.Env = []string{"AUTHD_SOCKET=" + e.sock, "HOME=/tmp", "PATH=/usr/bin:/bin"}
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer

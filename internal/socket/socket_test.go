@@ -1,20 +1,21 @@
 package socket
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"authd.dev/authd/internal/otheruser"
 )
+
+func TestMain(m *testing.M) {
+	otheruser.Main()
+	os.Exit(m.Run())
+}
 
 func TestListenModesAndInUse(t *testing.T) {
 	t.Parallel()
@@ -181,7 +182,7 @@ func TestListenRefusesDirectoryOfOtherUser(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(dir, otherUID, otherUID); err != nil {
+	if err := os.Chown(dir, otheruser.UID, otheruser.UID); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := Listen(filepath.Join(dir, "authd.sock"))
@@ -229,15 +230,15 @@ func TestListenRefusesSymlinkSocketPath(t *testing.T) {
 // A live socket of another user is not "authd is already running".
 func TestListenOtherUsersLiveSocket(t *testing.T) {
 	t.Parallel()
-	srv := serveAsOtherUser(t)
-	_, err := Listen(srv.path)
+	srv := otheruser.Serve(t)
+	_, err := Listen(srv.Path)
 	if errors.Is(err, ErrInUse) || !errors.Is(err, ErrWrongServer) {
 		t.Fatalf("Listen on another user's live socket: %v, want ErrWrongServer", err)
 	}
 	if !strings.Contains(err.Error(), "another user's process holds the socket path") || !strings.Contains(err.Error(), "belongs to uid 65534") {
 		t.Errorf("error does not say who holds the path: %v", err)
 	}
-	if n := srv.received(t); n != 0 {
+	if n := srv.Received(t); n != 0 {
 		t.Errorf("the other user's server received %d bytes", n)
 	}
 }
@@ -245,121 +246,18 @@ func TestListenOtherUsersLiveSocket(t *testing.T) {
 // Dial refuses a server of another uid before sending anything.
 func TestDialRefusesOtherUsersServer(t *testing.T) {
 	t.Parallel()
-	srv := serveAsOtherUser(t)
-	c, err := Dial(context.Background(), srv.path)
+	srv := otheruser.Serve(t)
+	c, err := Dial(context.Background(), srv.Path)
 	if err == nil {
 		c.Write([]byte("secret"))
 		c.Close()
 		t.Fatal("Dial accepted another user's server")
 	}
 	var wrong *WrongServerError
-	if !errors.As(err, &wrong) || !errors.Is(err, ErrWrongServer) || wrong.UID != otherUID {
-		t.Fatalf("Dial: %v, want a WrongServerError for uid %d", err, otherUID)
+	if !errors.As(err, &wrong) || !errors.Is(err, ErrWrongServer) || wrong.UID != otheruser.UID {
+		t.Fatalf("Dial: %v, want a WrongServerError for uid %d", err, otheruser.UID)
 	}
-	if n := srv.received(t); n != 0 {
+	if n := srv.Received(t); n != 0 {
 		t.Errorf("the other user's server received %d bytes", n)
 	}
-}
-
-// otherUID is the uid helper processes run as: nobody.
-const otherUID = 65534
-
-// otherServer is a helper process of another uid listening on path.
-type otherServer struct {
-	path string
-	out  *bufio.Scanner
-	cmd  *exec.Cmd
-}
-
-// serveAsOtherUser re-executes the test binary as uid 65534 (setpriv) to
-// listen on a socket in a fresh root-owned sticky directory, as a squatter
-// in /tmp would; the kernel records the listener's uid at listen time, so
-// no chown in this process could fake it. It skips unless run as root.
-func serveAsOtherUser(t *testing.T) *otherServer {
-	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a helper process as another uid")
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux) to run a helper process as another uid")
-	}
-	dir := t.TempDir()
-	for d, mode := range map[string]os.FileMode{filepath.Dir(dir): 0o711, dir: 0o777 | os.ModeSticky} {
-		if err := os.Chmod(d, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The test binary's own directory is root's 0700 build directory.
-	exe := filepath.Join(dir, "helper.test")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s := &otherServer{path: filepath.Join(dir, "authd.sock")}
-	s.cmd = exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestOtherUserHelper$")
-	s.cmd.Env = append(os.Environ(), "AUTHD_TEST_HELPER_SOCKET="+s.path)
-	s.cmd.Stderr = os.Stderr
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
-	})
-	s.out = bufio.NewScanner(stdout)
-	if !s.out.Scan() || s.out.Text() != "ready" {
-		t.Fatalf("helper did not start: %q %v", s.out.Text(), s.out.Err())
-	}
-	return s
-}
-
-// received waits for the helper to see its connection closed and returns
-// how many bytes came on it.
-func (s *otherServer) received(t *testing.T) int {
-	t.Helper()
-	if !s.out.Scan() {
-		t.Fatalf("helper ended without a report: %v", s.out.Err())
-	}
-	n, err := strconv.Atoi(s.out.Text())
-	if err != nil {
-		t.Fatalf("helper: %s", s.out.Text())
-	}
-	return n
-}
-
-// TestOtherUserHelper is the helper process of serveAsOtherUser, not a
-// test: it accepts one connection and reports the bytes it received until
-// the client closed it (or 10 seconds passed).
-func TestOtherUserHelper(t *testing.T) {
-	path := os.Getenv("AUTHD_TEST_HELPER_SOCKET")
-	if path == "" {
-		t.Skip("helper process only")
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		fmt.Println(err)
-		os.Exit(1)
-	}
-	fmt.Println("ready")
-	c, err := ln.Accept()
-	if err != nil {
-		fmt.Println(err)
-		os.Exit(1)
-	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, _ := io.Copy(io.Discard, c)
-	fmt.Println(n)
-	os.Exit(0)
 }

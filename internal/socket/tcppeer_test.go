@@ -8,15 +8,16 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"authd.dev/authd/internal/otheruser"
 )
 
 // acceptFrom listens on a loopback port, runs connect against it and
-// returns the accepted connection.
+// returns the accepted connection. The kernel completes the handshake
+// before Accept, so connect need not run concurrently.
 func acceptFrom(t *testing.T, network, addr string, connect func(addr *net.TCPAddr)) net.Conn {
 	t.Helper()
 	ln, err := net.Listen(network, addr)
@@ -24,7 +25,7 @@ func acceptFrom(t *testing.T, network, addr string, connect func(addr *net.TCPAd
 		t.Skipf("no %s loopback here: %v", network, err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go connect(ln.Addr().(*net.TCPAddr))
+	connect(ln.Addr().(*net.TCPAddr))
 	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
 	c, err := ln.Accept()
 	if err != nil {
@@ -50,19 +51,13 @@ func TestLoopbackPeerUIDOwnUser(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ network, addr string }{{"tcp4", "127.0.0.1:0"}, {"tcp6", "[::1]:0"}} {
 		t.Run(tt.network, func(t *testing.T) {
-			var client net.Conn
-			dialed := make(chan struct{})
 			c := acceptFrom(t, tt.network, tt.addr, func(addr *net.TCPAddr) {
-				defer close(dialed)
-				var err error
-				if client, err = net.Dial(tt.network, addr.String()); err != nil {
-					t.Error(err)
+				client, err := net.Dial(tt.network, addr.String())
+				if err != nil {
+					t.Fatal(err)
 				}
+				t.Cleanup(func() { client.Close() })
 			})
-			<-dialed
-			if client != nil {
-				defer client.Close()
-			}
 			for name, lookup := range lookups {
 				if uid, err := lookup(c); err != nil || uid != os.Getuid() {
 					t.Errorf("%s: uid %d, err %v; want %d", name, uid, err, os.Getuid())
@@ -74,36 +69,18 @@ func TestLoopbackPeerUIDOwnUser(t *testing.T) {
 
 func TestLoopbackPeerUIDOtherUser(t *testing.T) {
 	t.Parallel()
-	setpriv, bash := lookPath(t, "setpriv"), lookPath(t, "bash")
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a helper as nobody")
-	}
-	const nobody = 65534
-	out := make(chan string, 1)
+	var helper *otheruser.Client
 	c := acceptFrom(t, "tcp4", "127.0.0.1:0", func(addr *net.TCPAddr) {
 		// The helper holds the connection open until we close it.
-		b, err := exec.Command(setpriv, "--reuid="+strconv.Itoa(nobody), "--regid="+strconv.Itoa(nobody), "--clear-groups",
-			bash, "-c", `exec 3<>/dev/tcp/127.0.0.1/`+strconv.Itoa(addr.Port)+` && { read -r _ <&3 || :; }`).CombinedOutput()
-		if err != nil {
-			t.Errorf("helper: %v: %s", err, b)
-		}
-		out <- string(b)
+		helper = otheruser.Dial(t, "tcp4", addr.String(), nil)
 	})
 	for name, lookup := range lookups {
-		if uid, err := lookup(c); err != nil || uid != nobody {
-			t.Errorf("%s: uid %d, err %v; want %d", name, uid, err, nobody)
+		if uid, err := lookup(c); err != nil || uid != otheruser.UID {
+			t.Errorf("%s: uid %d, err %v; want %d", name, uid, err, otheruser.UID)
 		}
 	}
 	c.Close()
-	<-out
-}
-
-func lookPath(t *testing.T, name string) string {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	return p
+	helper.Received(t)
 }
 
 func TestLoopbackPeerUIDRefusesOtherConnections(t *testing.T) {
