@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -21,14 +22,16 @@ import (
 type daemonError struct {
 	reason string // the daemon's ErrorReason, or one of the reasons below
 	msg    string // the daemon's text: printed through printable only
+	hint   string // for LOGIN_REQUIRED, the command that logs in, when authc knows better than 'authc login'
 	cause  error
 }
 
 // Reasons for failures that happen before the daemon can answer.
 const (
-	reasonUnreachable = "DAEMON_UNREACHABLE"
-	reasonInterrupted = "INTERRUPTED"
-	reasonWrongServer = "WRONG_SERVER"
+	reasonUnreachable  = "DAEMON_UNREACHABLE"
+	reasonInterrupted  = "INTERRUPTED"
+	reasonWrongServer  = "WRONG_SERVER"
+	reasonSocketDenied = "SOCKET_DENIED" // the socket, or a directory on its path, is closed to the caller
 )
 
 func (e *daemonError) Error() string { return e.msg }
@@ -171,6 +174,14 @@ func explainCall(err error, path string) error {
 		}
 		return &daemonError{reason: reasonWrongServer, cause: err,
 			msg: fmt.Sprintf("the socket at %s belongs to another user; authc sent nothing (check AUTHD_SOCKET and who owns the socket)", path)}
+	case errors.Is(err, fs.ErrPermission):
+		// EACCES on connect: a daemon may well be running, but not for
+		// this caller (another user's directory), or a mode is wrong.
+		if path == "" {
+			path, _ = socket.Path()
+		}
+		return &daemonError{reason: reasonSocketDenied, cause: err,
+			msg: fmt.Sprintf("permission denied on the socket %s or a directory above it (check AUTHD_SOCKET, and who owns that path)", path)}
 	case errors.Is(err, wire.ErrUnavailable), errors.As(err, &st) && st.Code == wire.CodeUnavailable:
 		if path == "" {
 			path, _ = socket.Path()

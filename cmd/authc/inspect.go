@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
 	"time"
 
 	"authd.dev/authd/internal/jwt"
@@ -23,10 +27,15 @@ func runInspect(ctx context.Context, args []string) error {
 		return err
 	}
 	var raw string
-	switch fs.NArg() {
-	case 1:
+	switch {
+	case fs.NArg() == 1 && fs.Arg(0) == "-":
+		var err error
+		if raw, err = readToken(ctx, os.Stdin); err != nil {
+			return err
+		}
+	case fs.NArg() == 1:
 		raw = fs.Arg(0)
-	case 0:
+	case fs.NArg() == 0:
 		conn, err := connect(ctx, *timeout)
 		if err != nil {
 			return err
@@ -68,4 +77,40 @@ func runInspect(ctx context.Context, args []string) error {
 	// The claims are the provider's text: printJSON keeps their control
 	// characters escaped.
 	return printJSON(out)
+}
+
+// maxStdinToken bounds what 'authc inspect -' reads: a JWT is a few KB; a
+// file piped in by mistake is not read to its end.
+const maxStdinToken = 64 << 10
+
+// readToken reads one token from r, white space around it ignored. Ctrl-C
+// ends the wait for it, which a read does not heed.
+func readToken(ctx context.Context, r io.Reader) (string, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	read := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(r, maxStdinToken+1))
+		read <- result{data, err}
+	}()
+	var data []byte
+	select {
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	case res := <-read:
+		if res.err != nil {
+			return "", fmt.Errorf("read the token from stdin: %w", res.err)
+		}
+		data = res.data
+	}
+	if len(data) > maxStdinToken {
+		return "", fmt.Errorf("the token on stdin is longer than %d KiB; is it a token?", maxStdinToken>>10)
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", usageError{"no token on stdin"}
+	}
+	return tok, nil
 }

@@ -148,19 +148,17 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 		case ev.Failed != nil:
 			return &daemonError{reason: ev.Failed.Reason, msg: ev.Failed.Message}
 		case ev.Done != nil:
-			msg := "Logged in"
-			if ev.Done.Account != "" {
-				msg += " as " + printable(ev.Done.Account)
-			}
-			if !ev.Done.Expiry.IsZero() {
-				msg += fmt.Sprintf(" (token valid until %s)", ev.Done.Expiry.Local().Format(time.TimeOnly))
-			}
-			fmt.Fprintln(os.Stderr, msg+".")
+			fmt.Fprintln(os.Stderr, doneLine(ev.Done, req))
 		}
 		return nil
 	})
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		// Ctrl-C: whatever the call ended with, the user stopped it.
+		// authd cancels the login once no client waits for it.
+		return &daemonError{reason: reasonInterrupted, msg: "login cancelled", cause: ctx.Err()}
 	}
 	if !started {
 		return explainDeadline(ctx, fctx, min(answer, total), err)
@@ -177,6 +175,29 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 		return &timeoutError{after: min(answer, total), busy: true, cause: err}
 	}
 	return explainCall(err, "")
+}
+
+// doneLine is what authc says when a login ends well: logged in, or
+// already logged in and how to log in again.
+func doneLine(d *wire.Done, req *wire.LoginRequest) string {
+	msg := "Logged in"
+	if d.AlreadyLoggedIn {
+		msg = "Already logged in"
+	}
+	if d.Account != "" {
+		msg += " as " + printable(d.Account)
+	}
+	if !d.Expiry.IsZero() {
+		msg += fmt.Sprintf(" (token valid until %s)", d.Expiry.Local().Format(time.TimeOnly))
+	}
+	if !d.AlreadyLoggedIn {
+		return msg + "."
+	}
+	again := "authc login" + profileHint()
+	if req.Device {
+		again += " --device"
+	}
+	return msg + "; run '" + again + " --force' to log in again."
 }
 
 // showDeviceCode tells the user how to approve a device login, with a QR

@@ -10,8 +10,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 
+	"authd.dev/authd/internal/buildinfo"
 	"authd.dev/authd/internal/wire"
 )
 
@@ -30,33 +34,67 @@ const (
 	exitTokenLifetime = 10
 )
 
-const usage = `authc asks the authd daemon for OAuth2/OIDC access tokens.
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the version comes from what the Go toolchain recorded.
+var version string
 
-Usage:
-  authc token  [-p PROFILE] [--min-valid 5m] [--scope S]... [--audience A] [--id-token] [--json] [--login|--no-login] [--force-refresh] [--timeout 30s]
-  authc login  [-p PROFILE] [--no-browser] [--device] [--force] [--timeout 10m]
-  authc logout [-p PROFILE | --all] [--timeout 30s]
-  authc status [--json] [--timeout 30s]
-  authc inspect [-p PROFILE] [--id-token] [--timeout 30s] [TOKEN]
+// usage is what 'authc help' prints: the commands, then what they share.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("authc asks the authd daemon for OAuth2/OIDC access tokens.\n\nUsage:\n")
+	for _, name := range commandOrder {
+		fmt.Fprintln(&b, strings.TrimRight(fmt.Sprintf("  authc %-7s %s", name, commands[name].args), " "))
+	}
+	b.WriteString("  authc --version\n" + usageNotes)
+	return b.String()
+}
+
+const usageNotes = `
+'authc COMMAND --help' (or 'authc help COMMAND') shows a command's flags.
 
 --timeout bounds each wait for authd (a login it starts waits up to 10m for
 the browser); 'authc login --timeout' bounds the whole login, and authd must
 start it within 30s.
 
-The daemon's socket is $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock.
+The daemon's socket is $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock,
+else, when XDG_RUNTIME_DIR is unset, authd/authd.sock in the user's cache
+directory: ~/.cache/authd/authd.sock on Linux ($XDG_CACHE_HOME when set).
 Exit codes: 0 ok, 1 error, 2 usage, 3 login required, 4 authd not running or
 not answering, 5 identity provider unavailable or slow, 6 unknown profile or
 bad config, 7 login failed or timed out, 8 keyring unavailable, 9 permission
-denied (the socket or the daemon belongs to another user), 10 the provider's
-tokens live shorter than --min-valid asks.
+denied (the socket or the daemon belongs to another user, or its directory
+cannot be entered), 10 the provider's tokens live shorter than --min-valid
+asks, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 `
 
-var commands = map[string]func(ctx context.Context, args []string) error{
-	"token":   runToken,
-	"login":   runLogin,
-	"logout":  runLogout,
-	"status":  runStatus,
-	"inspect": runInspect,
+// command is one of authc's commands.
+type command struct {
+	args    string // the usage line after the command's name
+	summary string // one line
+	run     func(ctx context.Context, args []string) error
+}
+
+var commands map[string]command
+
+// commandOrder is the order 'authc help' lists the commands in.
+var commandOrder = []string{"token", "login", "logout", "status", "inspect", "version", "help"}
+
+func init() {
+	// Assigned here: help's run reads commands.
+	commands = map[string]command{
+		"token": {"[-p PROFILE] [--min-valid 5m] [--scope S]... [--audience A] [--id-token] [--json] [--login|--no-login] [--force-refresh] [--timeout 30s]",
+			"Print an access token of a profile, logging in first when one is needed and allowed.", runToken},
+		"login": {"[-p PROFILE] [--no-browser] [--device] [--force] [--with-token | --client-secret-stdin] [--timeout 10m]",
+			"Log in to a profile's identity provider, or hand authd a token or client secret read from stdin.", runLogin},
+		"logout": {"[-p PROFILE | --all] [--timeout 30s]",
+			"Forget the tokens of a profile, or of every profile.", runLogout},
+		"status": {"[--json] [--timeout 30s]",
+			"Show the daemon, its configuration and the state of every profile.", runStatus},
+		"inspect": {"[-p PROFILE] [--id-token] [--timeout 30s] [TOKEN | -]",
+			"Decode a JWT for reading, verifying nothing: TOKEN, stdin (-), or the profile's token.", runInspect},
+		"version": {"", "Print authc's version.", runVersion},
+		"help":    {"[COMMAND]", "Show the commands, or the usage and flags of one.", runHelp},
+	}
 }
 
 func main() {
@@ -64,29 +102,162 @@ func main() {
 }
 
 func run(args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(os.Stderr, usage)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage())
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		args = []string{"help"}
+	case "-version", "--version":
+		args = []string{"version"}
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "authc: unknown command %q (run 'authc help')\n", args[0])
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := cmd(ctx, args[1:])
-	if err == nil {
-		return exitOK
+	ctx, interrupted, stop := handleSignals()
+	err := cmd.run(ctx, args[1:])
+	if args[0] == "login" && err != nil {
+		err = &loginError{err}
 	}
 	code, msg := explain(err)
+	if ue := (usageError{}); errors.As(err, &ue) && args[0] != "help" {
+		msg = printable(ue.msg) + " (run 'authc help " + args[0] + "')"
+	}
+	if sig := interrupted(); sig != nil && err != nil {
+		code, msg = 128+int(sig.(syscall.Signal)), interruptedMessage(err)
+	}
+	if !stop() {
+		// The signal handler gave up waiting for the command, and exits
+		// the process with its own line.
+		return code
+	}
 	if msg != "" {
 		fmt.Fprintf(os.Stderr, "authc: %s\n", msg)
 	}
 	return code
+}
+
+// graceAfterSignal is how long a command may take to wind up once Ctrl-C
+// cancelled its context (remove its login page, close its connection)
+// before authc exits without it: a read from stdin, for one, does not heed
+// a context. A second Ctrl-C exits at once.
+const graceAfterSignal = time.Second
+
+// handleSignals returns a context that SIGINT and SIGTERM cancel, a
+// function that tells which of them arrived, and stop, which ends the
+// handling and reports false when the handler exited the process (or is
+// about to): the command was stuck after the signal.
+func handleSignals() (ctx context.Context, interrupted func() os.Signal, stop func() bool) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var (
+		mu       sync.Mutex // held by whoever ends the command
+		received os.Signal
+		ended    bool
+	)
+	done := make(chan struct{})
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-sigs:
+		case <-done:
+			return
+		}
+		mu.Lock()
+		received = sig
+		mu.Unlock()
+		cancel(errInterrupted)
+		select {
+		case <-sigs:
+		case <-time.After(graceAfterSignal):
+		case <-done:
+			return
+		}
+		mu.Lock()
+		if ended {
+			mu.Unlock()
+			return
+		}
+		ended = true
+		fmt.Fprintln(os.Stderr, "authc: interrupted")
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}()
+	interrupted = func() os.Signal {
+		mu.Lock()
+		defer mu.Unlock()
+		return received
+	}
+	stop = func() bool {
+		signal.Stop(sigs)
+		mu.Lock()
+		defer mu.Unlock()
+		if ended {
+			return false
+		}
+		ended = true
+		close(done)
+		cancel(nil)
+		return true
+	}
+	return ctx, interrupted, stop
+}
+
+// errInterrupted is the cause of a context that Ctrl-C or SIGTERM cancelled.
+var errInterrupted = errors.New("interrupted")
+
+// interruptedMessage is the line for a command that a signal ended with
+// err: the command's own word for it ("login cancelled") when it has one,
+// else "interrupted".
+func interruptedMessage(err error) string {
+	var de *daemonError
+	if !errors.Is(err, context.Canceled) && !(errors.As(err, &de) && de.reason == reasonInterrupted) {
+		return "interrupted"
+	}
+	msg := err.Error()
+	for _, generic := range []string{"interrupted", "context canceled"} {
+		msg = strings.TrimSuffix(strings.TrimSuffix(msg, generic), ": ")
+	}
+	if msg == "" {
+		return "interrupted"
+	}
+	return printable(msg)
+}
+
+// runHelp prints the commands, or one command's help: the command prints
+// it, as it knows its flags.
+func runHelp(ctx context.Context, args []string) error {
+	fs := flags("help")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch fs.NArg() {
+	case 0:
+		fmt.Print(usage())
+		return nil
+	case 1:
+		cmd, ok := commands[fs.Arg(0)]
+		if !ok {
+			return usageError{fmt.Sprintf("unknown command %q", fs.Arg(0))}
+		}
+		return cmd.run(ctx, []string{"--help"})
+	}
+	return usageError{"help takes at most one command"}
+}
+
+func runVersion(_ context.Context, args []string) error {
+	fs := flags("version")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	fmt.Println("authc", buildinfo.Version(version))
+	return nil
 }
 
 // usageError is a mistake on the command line.
@@ -99,6 +270,7 @@ var exitCodes = map[string]int{
 	reasonUnreachable:             exitDaemon,
 	reasonInterrupted:             exitError,
 	reasonWrongServer:             exitPermission,
+	reasonSocketDenied:            exitPermission,
 	wire.ReasonLoginRequired:      exitLoginRequired,
 	wire.ReasonProfileNotFound:    exitProfile,
 	wire.ReasonInvalidConfig:      exitProfile,
@@ -122,7 +294,7 @@ func explain(err error) (int, string) {
 	var de *daemonError
 	var te *timeoutError
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK, ""
 	case errors.As(err, &ue):
 		return exitUsage, printable(ue.msg) + " (run 'authc help')"
@@ -135,9 +307,24 @@ func explain(err error) (int, string) {
 		}
 		msg := printable(de.msg)
 		switch de.reason {
+		case wire.ReasonInvalidConfig:
+			// The config package's problems, one a line (no provider
+			// text in them), stay one a line.
+			return code, printableLines(de.msg)
 		case wire.ReasonLoginRequired:
+			switch {
+			case de.hint != "":
+				return code, msg + "; run '" + de.hint + "'"
+			case strings.Contains(de.msg, "'authc login"):
+				// The daemon named the one thing to do already.
+				return code, msg
+			}
 			return code, msg + "; run 'authc login" + profileHint() + "'"
 		case wire.ReasonIDPUnavailable:
+			if errors.As(err, new(*loginError)) {
+				// Nobody retries a login but the user.
+				return code, msg + " (check the network and the provider, then run 'authc login" + profileHint() + "' again)"
+			}
 			return code, msg + " (authd retries on its own; try again shortly)"
 		case wire.ReasonTokenLifetime:
 			return code, msg + " (ask for a shorter --min-valid)"
@@ -148,6 +335,23 @@ func explain(err error) (int, string) {
 	}
 	return exitError, printable(err.Error())
 }
+
+// printableLines is printable for text of several lines: each line made
+// safe, the next ones indented, so that none passes for a line of authc's.
+func printableLines(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n  ")
+}
+
+// loginError is an error of a login: unlike a token call's, nobody retries
+// it on the user's behalf.
+type loginError struct{ err error }
+
+func (e *loginError) Error() string { return e.err.Error() }
+func (e *loginError) Unwrap() error { return e.err }
 
 // explainTimeout says which wait ran out, and whose fault it likely is.
 func explainTimeout(te *timeoutError) (int, string) {
@@ -176,21 +380,35 @@ func profileHint() string {
 
 // flags returns a FlagSet that reports errors as usageError, silently.
 func flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("authc "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
 }
 
+// parse parses a command's flags; --help (-h) prints the command's usage
+// line, summary and flags on stdout and returns flag.ErrHelp (exit 0).
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fs.PrintDefaults()
+			printHelp(fs)
 			return err
 		}
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+func printHelp(fs *flag.FlagSet) {
+	cmd := commands[fs.Name()]
+	fmt.Printf("Usage: %s\n\n%s\n", strings.TrimSpace("authc "+fs.Name()+" "+cmd.args), cmd.summary)
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Print("\nFlags:\n")
+		fs.SetOutput(os.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
 }
 
 func profileFlags(fs *flag.FlagSet) *string {

@@ -253,7 +253,8 @@ func TestStatusJSONExact(t *testing.T) {
 	r := runAuthc(t, "status", "--json")
 	var got struct {
 		Profiles []struct {
-			Account, LastError string
+			Account   string `json:"account"`
+			LastError string `json:"last_error"`
 		}
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got.Profiles) != 1 {

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"authd.dev/authd/internal/wire"
 )
@@ -19,6 +22,9 @@ func runStatus(ctx context.Context, args []string) error {
 	}
 	if err := checkTimeout(*timeout); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	conn, err := connect(ctx, *timeout)
 	if err != nil {
@@ -36,28 +42,61 @@ func runStatus(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(statusJSON(st))
 	}
-	// Every field is the daemon's text, and the account, issuer and last
-	// error are the provider's.
-	fmt.Printf("authd %s (pid %d), config %s, keyring %s\n\n", printable(st.Version), st.PID, printable(st.ConfigPath), printable(st.KeyringBackend))
-	if len(st.Profiles) == 0 {
-		fmt.Println("No profiles configured.")
-		return nil
+	return printStatus(os.Stdout, st)
+}
+
+// maxErrorColumn caps the last error in the status table, whose rows must
+// stay one line each; --json has the whole text.
+const maxErrorColumn = 60
+
+// statusLegend explains the table's markers.
+const statusLegend = `* default profile; - none or unknown; "retry in T (N failed)": N refreshes failed in a row, the next in T; times are from now.`
+
+// printStatus writes the status as 'authc status' shows it. Every field is
+// the daemon's text, and the account, issuer and last error are the
+// provider's: all go through printable.
+func printStatus(out io.Writer, st *wire.StatusResponse) error {
+	fmt.Fprintf(out, "authd %s (pid %d), config %s, keyring %s\n", printable(st.Version), st.PID, printable(st.ConfigPath), dash(printable(st.KeyringBackend)))
+	if st.ReloadError != "" {
+		fmt.Fprintf(out, "\nThe config file did not reload: authd keeps serving the configuration it loaded before.\n")
+		for _, l := range strings.Split(strings.TrimRight(st.ReloadError, "\n"), "\n") {
+			fmt.Fprintf(out, "  %s\n", printable(l))
+		}
+		fmt.Fprintf(out, "Fix the file, then reload authd: systemctl --user reload authd, or kill -HUP %d.\n", st.PID)
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(out)
+	if len(st.Profiles) == 0 {
+		_, err := fmt.Fprintln(out, "No profiles configured.")
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PROFILE\tSTATE\tSOURCE\tACCOUNT\tEXPIRES\tLAST REFRESH\tNEXT REFRESH\tLAST ERROR")
 	for _, p := range st.Profiles {
 		name := printable(p.Name)
 		if p.Name == st.DefaultProfile {
 			name += " *"
 		}
-		next := when(p.NextRefresh)
+		next := humanTime(p.NextRefresh)
 		if p.Failures > 0 && next != "-" {
 			next = fmt.Sprintf("retry %s (%d failed)", next, p.Failures)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, printable(p.State), printable(source(p)), dash(printable(p.Account)),
-			when(p.Expiry), when(p.LastRefresh), next, dash(printable(p.LastError)))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, dash(printable(p.State)), dash(printable(source(p))), dash(printable(p.Account)),
+			humanTime(p.Expiry), humanTime(p.LastRefresh), next, dash(truncate(printable(p.LastError), maxErrorColumn)))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "\n%s\n", statusLegend)
+	return err
+}
+
+// truncate cuts s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 // source says where a profile's token comes from, the environment first.
@@ -65,34 +104,35 @@ func source(p wire.ProfileStatus) string {
 	if _, from := staticToken(p.Name); from != "" {
 		return "env " + from
 	}
-	return dash(p.Source)
+	return p.Source
 }
 
-// statusJSON is the status as 'authc status --json' prints it: the API's
-// field names, every field present.
+// statusJSON is the status as 'authc status --json' prints it: snake_case
+// names, as 'authc token --json' has them; what is not known is left out.
 func statusJSON(st *wire.StatusResponse) any {
 	type profile struct {
-		Name            string     `json:"name"`
-		Issuer          string     `json:"issuer"`
-		State           string     `json:"state"`
-		Source          string     `json:"source"`
-		Flow            string     `json:"flow"`
-		Account         string     `json:"account"`
-		Expiry          *time.Time `json:"expiry"`
-		LastRefresh     *time.Time `json:"lastRefresh"`
-		NextRefresh     *time.Time `json:"nextRefresh"`
-		Failures        int32      `json:"failures"`
-		LastError       string     `json:"lastError"`
-		HasRefreshToken bool       `json:"hasRefreshToken"`
+		Name            string    `json:"name"`
+		Issuer          string    `json:"issuer,omitempty"`
+		State           string    `json:"state,omitempty"`
+		Source          string    `json:"source,omitempty"`
+		Flow            string    `json:"flow,omitempty"`
+		Account         string    `json:"account,omitempty"`
+		Expiry          *jsonTime `json:"expiry,omitempty"`
+		LastRefresh     *jsonTime `json:"last_refresh,omitempty"`
+		NextRefresh     *jsonTime `json:"next_refresh,omitempty"`
+		Failures        int32     `json:"failures"`
+		LastError       string    `json:"last_error,omitempty"`
+		HasRefreshToken bool      `json:"has_refresh_token"`
 	}
 	out := struct {
-		Version        string    `json:"version"`
-		PID            int32     `json:"pid"`
-		ConfigPath     string    `json:"configPath"`
-		KeyringBackend string    `json:"keyringBackend"`
-		DefaultProfile string    `json:"defaultProfile"`
+		Version        string    `json:"version,omitempty"`
+		PID            int32     `json:"pid,omitempty"`
+		ConfigPath     string    `json:"config_path,omitempty"`
+		KeyringBackend string    `json:"keyring_backend,omitempty"`
+		DefaultProfile string    `json:"default_profile,omitempty"`
+		ReloadError    string    `json:"reload_error,omitempty"`
 		Profiles       []profile `json:"profiles"`
-	}{st.Version, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, []profile{}}
+	}{st.Version, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, st.ReloadError, []profile{}}
 	for _, p := range st.Profiles {
 		out.Profiles = append(out.Profiles, profile{p.Name, p.Issuer, p.State, source(p), p.Flow, p.Account,
 			timePtr(p.Expiry), timePtr(p.LastRefresh), timePtr(p.NextRefresh), p.Failures, p.LastError, p.HasRefreshToken})
@@ -107,15 +147,36 @@ func dash(s string) string {
 	return s
 }
 
-func when(t time.Time) string {
+// humanTime is the one way authc's text output shows a time: how far it is
+// from now ("in 4m30s", "2h5m ago"), or "-" when it is not known.
+func humanTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	d := time.Until(t).Round(time.Second)
+	d := time.Until(t)
 	if d < 0 {
-		return fmt.Sprintf("%s ago", (-d).String())
+		return roughDuration(-d) + " ago"
 	}
-	return "in " + d.String()
+	return "in " + roughDuration(d)
+}
+
+// roughDuration writes d to the second under an hour, to the minute under
+// two days, and in days and hours beyond.
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return shortDuration(d.Round(time.Second))
+	case d < 48*time.Hour:
+		return shortDuration(d.Round(time.Minute))
+	}
+	d = d.Round(time.Hour)
+	days, hours := d/(24*time.Hour), (d%(24*time.Hour))/time.Hour
+	if hours == 0 {
+		return fmt.Sprintf("%dd", days)
+	}
+	return fmt.Sprintf("%dd%dh", days, hours)
 }
 
 func runLogout(ctx context.Context, args []string) error {
@@ -131,6 +192,9 @@ func runLogout(ctx context.Context, args []string) error {
 	}
 	if *all && *profile != "" {
 		return usageError{"--all and --profile exclude each other"}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	conn, err := connect(ctx, *timeout)
 	if err != nil {

@@ -78,15 +78,45 @@ func runToken(ctx context.Context, args []string) error {
 		ui := &loginUI{noBrowser: !canOpenBrowser()}
 		lreq := &wire.LoginRequest{Profile: *profile, NoBrowser: ui.noBrowser}
 		if err = login(ctx, conn, lreq, ui, *timeout, loginTimeout); err != nil {
-			return err
+			return &loginError{err}
 		}
 		req.ForceRefresh = false
 		err = within(ctx, *timeout, getToken)
+	}
+	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == wire.ReasonLoginRequired {
+		secretHint(ctx, conn, *profile, *timeout, de)
 	}
 	if err != nil {
 		return err
 	}
 	return printToken(tok, *asJSON, *idToken)
+}
+
+// secretHint makes the login-required error of a client_credentials
+// profile say what it lacks: a client secret, which 'authc login' alone
+// cannot give it. It asks authd for the profile's flow, and leaves de as
+// it is when authd does not say.
+func secretHint(ctx context.Context, conn *wire.Conn, profile string, timeout time.Duration, de *daemonError) {
+	var st *wire.StatusResponse
+	err := within(ctx, min(timeout, probeTimeout), func(ctx context.Context) (err error) {
+		st, err = conn.Status(ctx)
+		return err
+	})
+	if err != nil {
+		return
+	}
+	if profile == "" {
+		profile = st.DefaultProfile
+		if profile == "" && len(st.Profiles) == 1 {
+			profile = st.Profiles[0].Name
+		}
+	}
+	for _, p := range st.Profiles {
+		if p.Name == profile && p.Flow == "client_credentials" {
+			de.msg = fmt.Sprintf("profile %s has no client secret", profile)
+			de.hint = fmt.Sprintf("authc login -p %s --client-secret-stdin", profile)
+		}
+	}
 }
 
 func printToken(tok *wire.Token, asJSON, idToken bool) error {
@@ -111,12 +141,12 @@ func printToken(tok *wire.Token, asJSON, idToken bool) error {
 }
 
 type jsonToken struct {
-	AccessToken string     `json:"access_token"`
-	TokenType   string     `json:"token_type,omitempty"`
-	Expiry      *time.Time `json:"expiry,omitempty"`
-	Scopes      []string   `json:"scopes,omitempty"`
-	IDToken     string     `json:"id_token,omitempty"`
-	Profile     string     `json:"profile"`
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type,omitempty"`
+	Expiry      *jsonTime `json:"expiry,omitempty"`
+	Scopes      []string  `json:"scopes,omitempty"`
+	IDToken     string    `json:"id_token,omitempty"`
+	Profile     string    `json:"profile"`
 }
 
 func tokenJSON(t *wire.Token) jsonToken {
@@ -124,11 +154,21 @@ func tokenJSON(t *wire.Token) jsonToken {
 		Scopes: t.Scopes, IDToken: t.IDToken, Profile: t.Profile}
 }
 
-func timePtr(t time.Time) *time.Time {
+// jsonTime is a time as every JSON output of authc writes it: RFC 3339,
+// in UTC, to the second.
+type jsonTime time.Time
+
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
+}
+
+// timePtr is t for JSON, nil (left out) when it is not known.
+func timePtr(t time.Time) *jsonTime {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	j := jsonTime(t)
+	return &j
 }
 
 // printJSON prints v indented, with the runes encoding/json leaves raw

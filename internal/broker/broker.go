@@ -80,6 +80,11 @@ type Broker struct {
 	store    Store
 	storeErr error
 	sessions map[string]*Session
+
+	// reloadErr is why the last reload failed while an earlier config is
+	// still served; nil once a reload succeeds. Status shows it: a user
+	// who edited the file must learn that the edit did not take.
+	reloadErr error
 }
 
 // New loads the configuration and opens the keyring. A missing or broken
@@ -150,6 +155,8 @@ func (b *Broker) reload() error {
 		if b.cfg == nil {
 			// Nothing to fall back on: requests report the broken file.
 			b.cfgErr = err
+		} else {
+			b.reloadErr = err
 		}
 		b.log.Error("config not loaded", "err", err)
 		return err
@@ -175,7 +182,7 @@ func (b *Broker) reload() error {
 		added, changed, removed := profileChanges(b.cfg, cfg)
 		b.log.Info("config reloaded", "added", added, "changed", changed, "removed", removed, "keyring_changed", keyringChanged)
 	}
-	b.cfg, b.cfgErr = cfg, nil
+	b.cfg, b.cfgErr, b.reloadErr = cfg, nil, nil
 	return nil
 }
 

@@ -13,10 +13,44 @@ import (
 	"authd.dev/authd/internal/store"
 )
 
+// LoginGrace is how long a login goes on once no client waits for it: the
+// user may run the command again, or another client join it, and find it
+// still there. After that it is cancelled, so that a login nobody will
+// finish neither shows as logging_in nor logs the user in later.
+const LoginGrace = 30 * time.Second
+
+// ErrLoginCancelled is the error of a login stopped before it ended: by a
+// logout, by a forced login that replaced it, or because no client waited
+// for it any more. Clients see it as a failed login (LOGIN_FAILED).
+var ErrLoginCancelled = errors.New("login cancelled")
+
+// loginCancelled says why a login was cancelled, to the clients waiting on
+// it. It is an [ErrLoginCancelled] and a [flow.ErrLoginFailed].
+type loginCancelled struct{ why string }
+
+func (e *loginCancelled) Error() string { return e.why }
+
+func (e *loginCancelled) Is(target error) bool {
+	return target == ErrLoginCancelled || target == flow.ErrLoginFailed
+}
+
+// Why logins are cancelled.
+var (
+	errLoginLoggedOut = &loginCancelled{"the login was cancelled by a logout"}
+	errLoginReplaced  = &loginCancelled{"the login was replaced by a newer one ('authc login --force')"}
+	errLoginAbandoned = &loginCancelled{fmt.Sprintf("the login was cancelled: no client waited for it for %s", LoginGrace)}
+)
+
 // loginRun is one interactive login that any number of callers wait on.
 type loginRun struct {
 	startedBy string
-	kind      string // one of the login* constants
+	kind      string                  // one of the login* constants
+	cancel    context.CancelCauseFunc // stops the flow; the cause is a *loginCancelled
+
+	// Guarded by the session's mu, which also decides whether the run is
+	// still the session's login.
+	waiters int   // callers waiting on the login
+	idle    Timer // while nobody waits: cancels the login after LoginGrace
 
 	mu     sync.Mutex
 	prompt *Prompt
@@ -47,10 +81,18 @@ func (r *loginRun) wait(ctx context.Context) error {
 
 // LoginRequest starts or joins a login.
 type LoginRequest struct {
-	Force     bool   // log in even when the session has a working refresh token
+	Force     bool   // log in even when the session has a working refresh token; replace a login in flight
 	Device    bool   // use the device authorization grant
 	NoBrowser bool   // the caller cannot open a browser: "auto" profiles use the device grant
 	StartedBy string // who asked, shown to those who join
+}
+
+// LoginResult is how a login ended, for the caller.
+type LoginResult struct {
+	Account string
+	Expiry  time.Time
+	// AlreadyLoggedIn: no login ran, the session works as it is.
+	AlreadyLoggedIn bool
 }
 
 // LoginEvents receives a login's progress. Each method is called at most
@@ -59,12 +101,16 @@ type LoginRequest struct {
 type LoginEvents interface {
 	Joined(startedBy string) error
 	Prompt(Prompt) error
-	Done(account string, expiry time.Time) error
+	Done(LoginResult) error
 }
 
 // Login starts an interactive login, or joins the one in flight, and reports
 // its progress to events until it ends or ctx does. A session that is
-// already logged in reports Done at once unless req.Force is set.
+// already logged in reports Done at once unless req.Force is set; a forced
+// login replaces the one in flight, whose callers are told so.
+//
+// A caller that leaves does not stop the login for the others; the last
+// one to leave stops it after [LoginGrace], unless another caller joins.
 func (s *Session) Login(ctx context.Context, req LoginRequest, events LoginEvents) error {
 	if err := s.load(ctx); err != nil {
 		return err
@@ -78,12 +124,13 @@ func (s *Session) Login(ctx context.Context, req LoginRequest, events LoginEvent
 			s.mu.Lock()
 			rec = s.rec
 			s.mu.Unlock()
-			return events.Done(rec.Account, rec.Expiry)
+			return events.Done(LoginResult{Account: rec.Account, Expiry: rec.Expiry, AlreadyLoggedIn: true})
 		} else if !errors.Is(err, ErrLoginRequired) {
 			return err
 		}
 	}
 	run, joined := s.startLogin(req)
+	defer s.leaveLogin(run)
 	if joined {
 		if err := events.Joined(run.startedBy); err != nil {
 			return err
@@ -101,26 +148,94 @@ func (s *Session) Login(ctx context.Context, req LoginRequest, events LoginEvent
 	if err := run.wait(ctx); err != nil {
 		return err
 	}
-	return events.Done(run.rec.Account, run.rec.Expiry)
+	return events.Done(LoginResult{Account: run.rec.Account, Expiry: run.rec.Expiry})
 }
 
-// startLogin returns the login in flight, or starts one. The login runs on
-// the session's context with the profile's login timeout, not on any
-// caller's: callers that give up leave it running for the others.
+// awaitLogin starts or joins a login and waits for it to end, as one of its
+// waiters: a token request that may log in.
+func (s *Session) awaitLogin(ctx context.Context, req LoginRequest) error {
+	run, _ := s.startLogin(req)
+	defer s.leaveLogin(run)
+	return run.wait(ctx)
+}
+
+// startLogin returns the login in flight, or starts one (req.Force: in its
+// place), with the caller counted as one of its waiters: the caller must
+// call leaveLogin when it stops waiting. The login runs on the session's
+// context with the profile's login timeout, not on any caller's: callers
+// that give up leave it running for the others.
 func (s *Session) startLogin(req LoginRequest) (run *loginRun, joined bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.login != nil {
-		return s.login, true
+	prev := s.login
+	if prev != nil && !req.Force {
+		prev.waiters++
+		if prev.idle != nil {
+			prev.idle.Stop()
+			prev.idle = nil
+		}
+		return prev, true
 	}
-	run = &loginRun{startedBy: req.StartedBy, kind: s.loginKind(req), ready: make(chan struct{}), done: make(chan struct{})}
+	if prev != nil {
+		s.cancelLoginLocked(errLoginReplaced)
+	}
+	ctx, cancel := context.WithCancelCause(s.bg)
+	run = &loginRun{
+		startedBy: req.StartedBy, kind: s.loginKind(req), cancel: cancel, waiters: 1,
+		ready: make(chan struct{}), done: make(chan struct{}),
+	}
 	s.login = run
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.runLogin(run)
+		defer cancel(nil)
+		if prev != nil {
+			// The login replaced may still hold the loopback port (a
+			// profile's fixed redirect_port); it lets go at once.
+			select {
+			case <-prev.done:
+			case <-ctx.Done():
+			}
+		}
+		s.runLogin(ctx, run)
 	}()
 	return run, false
+}
+
+// leaveLogin ends a caller's wait on run. When it was the last caller, the
+// login is cancelled after LoginGrace unless a caller joins it before.
+func (s *Session) leaveLogin(run *loginRun) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run.waiters--
+	if run.waiters > 0 || s.login != run {
+		return
+	}
+	s.log.Debug("no client waits for the login; cancelling it unless one joins", "profile", s.profile.Name, "grace", LoginGrace)
+	run.idle = s.clock.AfterFunc(LoginGrace, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.login == run && run.waiters == 0 {
+			s.cancelLoginLocked(errLoginAbandoned)
+		}
+	})
+}
+
+// cancelLoginLocked ends the session's login in flight, if any: its waiters
+// get why, and whatever its flow still gets from the provider is not stored
+// (see commitLogin). The session is no longer logging in from here on.
+func (s *Session) cancelLoginLocked(why *loginCancelled) {
+	run := s.login
+	if run == nil {
+		return
+	}
+	s.login = nil
+	if run.idle != nil {
+		run.idle.Stop()
+		run.idle = nil
+	}
+	run.cancel(why)
+	s.log.Info("login cancelled", "profile", s.profile.Name, "why", why.why)
 }
 
 // The ways a login can go.
@@ -144,27 +259,45 @@ func (s *Session) loginKind(req LoginRequest) string {
 }
 
 // runLogin runs a login to its end and releases every waiter, whatever
-// happens: a panic in a flow fails this login, not the daemon.
-func (s *Session) runLogin(run *loginRun) {
-	rec, err := s.attemptLogin(run)
+// happens: a panic in a flow fails this login, not the daemon. ctx is the
+// login's own, cancelled when the login is.
+func (s *Session) runLogin(ctx context.Context, run *loginRun) {
+	rec, err := s.attemptLogin(ctx, run)
+	s.mu.Lock()
+	current := s.login == run
+	if current {
+		s.login = nil
+		if run.idle != nil {
+			run.idle.Stop()
+			run.idle = nil
+		}
+	} else {
+		// Cancelled (by a logout, a forced login, or for want of
+		// waiters): its waiters hear why, even when the flow finished
+		// and stored its tokens just before.
+		rec, err = nil, context.Cause(ctx)
+	}
 	if err != nil {
 		err = fmt.Errorf("login %s: %w", s.profile.Name, err)
-		s.log.Warn("login failed", "profile", s.profile.Name, "err", err)
-	} else {
-		s.log.Info("logged in", "profile", s.profile.Name, "account", rec.Account)
-	}
-	s.mu.Lock()
-	s.login = nil
-	if err != nil {
-		s.lastErr = err
+		if current {
+			s.lastErr = err
+		}
 	}
 	s.mu.Unlock()
+	switch {
+	case errors.Is(err, ErrLoginCancelled):
+		s.log.Info("login ended: cancelled", "profile", s.profile.Name, "err", err)
+	case err != nil:
+		s.log.Warn("login failed", "profile", s.profile.Name, "err", err)
+	default:
+		s.log.Info("logged in", "profile", s.profile.Name, "account", rec.Account)
+	}
 	run.rec, run.err = rec, err
 	close(run.done)
 }
 
 // attemptLogin runs the login's flow and saves what it got.
-func (s *Session) attemptLogin(run *loginRun) (rec *store.Record, err error) {
+func (s *Session) attemptLogin(ctx context.Context, run *loginRun) (rec *store.Record, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			// The panic's text stays in the log: it may say more about the
@@ -177,7 +310,7 @@ func (s *Session) attemptLogin(run *loginRun) (rec *store.Record, err error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
-	ctx, cancel := context.WithTimeoutCause(s.bg, timeout,
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout,
 		fmt.Errorf("%w: the login was not completed within %s", ErrLoginTimeout, timeout))
 	defer cancel()
 	ctx = flow.WithLogger(ctx, s.log)
@@ -211,8 +344,8 @@ func (s *Session) attemptLogin(run *loginRun) (rec *store.Record, err error) {
 	default:
 		tok, err = browser()
 	}
-	if err == nil && errors.Is(context.Cause(ctx), ErrLoginTimeout) {
-		err = context.Cause(ctx)
+	if err == nil {
+		err = loginStopped(ctx)
 	}
 	if err == nil {
 		s.mu.Lock()
@@ -228,13 +361,39 @@ func (s *Session) attemptLogin(run *loginRun) (rec *store.Record, err error) {
 		} else {
 			rec.Source, rec.ClientSecret = store.SourceSession, ""
 		}
-		err = s.commit(ctx, rec, false)
+		err = s.commitLogin(ctx, run, rec)
 	}
-	if err != nil && errors.Is(context.Cause(ctx), ErrLoginTimeout) {
-		err = context.Cause(ctx)
+	if stopped := loginStopped(ctx); err != nil && stopped != nil {
+		err = stopped
 	}
 	if err != nil {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// loginStopped is why a login's context ended, when that says more than
+// the flow's error: it timed out, or it was cancelled.
+func loginStopped(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLoginTimeout) || errors.Is(cause, ErrLoginCancelled) {
+		return cause
+	}
+	return nil
+}
+
+// commitLogin stores what a login got, unless the login is no longer the
+// session's: a logout, a forced login or the want of waiters cancelled it
+// while the provider answered. The check and the write hold redeem, which
+// Logout takes after cancelling the login and before deleting: a login
+// either stores before a logout deletes, or stores nothing.
+func (s *Session) commitLogin(ctx context.Context, run *loginRun, rec *store.Record) error {
+	s.redeem.Lock()
+	defer s.redeem.Unlock()
+	s.mu.Lock()
+	current := s.login == run
+	s.mu.Unlock()
+	if !current {
+		return context.Cause(ctx)
+	}
+	return s.commit(ctx, rec, false)
 }

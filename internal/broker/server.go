@@ -372,10 +372,10 @@ func (l loginStream) Prompt(p Prompt) error {
 	return l.stream.Send(&pb.LoginEvent{Event: &pb.LoginEvent_OpenUrl{OpenUrl: &pb.OpenURL{Url: p.URL, RedirectUri: p.RedirectURI}}})
 }
 
-func (l loginStream) Done(account string, expiry time.Time) error {
-	done := &pb.Done{Account: account}
-	if !expiry.IsZero() {
-		done.Expiry = timestamppb.New(expiry)
+func (l loginStream) Done(r LoginResult) error {
+	done := &pb.Done{Account: r.Account, AlreadyLoggedIn: r.AlreadyLoggedIn}
+	if !r.Expiry.IsZero() {
+		done.Expiry = timestamppb.New(r.Expiry)
 	}
 	return l.stream.Send(&pb.LoginEvent{Event: &pb.LoginEvent_Done{Done: done}})
 }
@@ -411,6 +411,9 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 	}
 	if b.store != nil {
 		resp.KeyringBackend = b.store.Backend()
+	}
+	if b.reloadErr != nil {
+		resp.ReloadError = b.reloadErr.Error()
 	}
 	cfgErr := b.cfgErr
 	b.mu.Unlock()
@@ -455,6 +458,7 @@ func (s *service) SetCredential(ctx context.Context, req *pb.SetCredentialReques
 		rec, err = sess.SetStaticToken(ctx, c.AccessToken)
 	case *pb.SetCredentialRequest_ClientSecret:
 		rec, err = sess.SetClientSecret(ctx, c.ClientSecret)
+		err = refusedSecret(err)
 	default:
 		err = fmt.Errorf("%w: no credential given", ErrInvalidRequest)
 	}
@@ -608,3 +612,21 @@ func startedBy(ctx context.Context) string {
 	}
 	return fmt.Sprintf("pid %d", info.pid)
 }
+
+// refusedSecret marks a client secret the provider refused (invalid_client,
+// RFC 6749 section 5.2) as a failed login: the user handed over a wrong
+// secret, which is no fault of the daemon's.
+func refusedSecret(err error) error {
+	var pe *flow.ProviderError
+	if errors.As(err, &pe) && pe.Code == "invalid_client" {
+		return loginFailedError{err}
+	}
+	return err
+}
+
+// loginFailedError is an error that is flow.ErrLoginFailed, with the text
+// of the error it wraps.
+type loginFailedError struct{ error }
+
+func (e loginFailedError) Unwrap() error        { return e.error }
+func (e loginFailedError) Is(target error) bool { return target == flow.ErrLoginFailed }

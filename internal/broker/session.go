@@ -214,8 +214,7 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 		if loggedIn || !req.Interactive {
 			return nil, fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
 		}
-		run, _ := s.startLogin(LoginRequest{StartedBy: "a token request"})
-		if err := run.wait(ctx); err != nil {
+		if err := s.awaitLogin(ctx, LoginRequest{StartedBy: "a token request"}); err != nil {
 			return nil, err
 		}
 		loggedIn = true
@@ -565,9 +564,16 @@ func (s *Session) backingOff() bool {
 	return s.failures > 0 && s.clock.Now().Before(s.nextRefresh)
 }
 
-// Logout forgets the session: revokes the refresh token where the provider
-// offers revocation, then deletes the keyring item.
+// Logout forgets the session: cancels a login in flight, revokes the
+// refresh token where the provider offers revocation, then deletes the
+// keyring item.
 func (s *Session) Logout(ctx context.Context) error {
+	// The login goes first, for good: what its flow still gets is not
+	// stored (commitLogin, under redeem), so no login pending before the
+	// logout logs the user back in after it.
+	s.mu.Lock()
+	s.cancelLoginLocked(errLoginLoggedOut)
+	s.mu.Unlock()
 	s.redeem.Lock()
 	defer s.redeem.Unlock()
 	if err := s.load(ctx); err != nil {

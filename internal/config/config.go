@@ -41,11 +41,12 @@
 //	/home/u/.config/authd/config.toml:12: profiles.work.flow: must be one of auto, browser, device, client_credentials; not "pkce"
 //
 // Unknown keys are errors, so a typo never silently falls back to a
-// default. A key that is missing is reported at the line of its table. When
-// a file has several problems, the first one in file order is returned; the
-// rules across keys of a profile (token_endpoint when there is no issuer,
-// client_secret for client_credentials, ...) are checked once its keys are
-// valid. [Config.Profile] returns errors wrapping [ErrProfileNotFound].
+// default. A key that is missing is reported at the line of its table. A
+// file's problems are reported together, as [Errors]: up to five, unknown
+// keys first, then in file order. The rules across keys of a profile
+// (token_endpoint when there is no issuer, ...) are checked once its keys
+// are valid, and a key a misspelt one stands for is not also reported
+// missing. [Config.Profile] returns errors wrapping [ErrProfileNotFound].
 //
 // # Secrets
 //
@@ -281,6 +282,30 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Errors are the problems of one file, at most five, in the order a reader
+// fixes them: unknown keys first (a misspelt key also makes the real one
+// look missing), then the others, each in file order. [Load] and [Parse]
+// return them with at least one element; errors.As finds the first [*Error].
+type Errors []*Error
+
+// Error returns the problems one a line.
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, err := range e {
+		lines[i] = err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the problems, for errors.As.
+func (e Errors) Unwrap() []error {
+	errs := make([]error, len(e))
+	for i, err := range e {
+		errs[i] = err
+	}
+	return errs
+}
+
 // DefaultPath returns $AUTHD_CONFIG, else $XDG_CONFIG_HOME/authd/config.toml,
 // else authd/config.toml in os.UserConfigDir. The result is absolute.
 func DefaultPath() (string, error) {
@@ -304,7 +329,7 @@ func DefaultPath() (string, error) {
 }
 
 // Load reads and validates the file at path. A missing file is an error
-// wrapping fs.ErrNotExist; problems in the file are [*Error]s.
+// wrapping fs.ErrNotExist; problems in the file are [Errors].
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -322,7 +347,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	cfg := d.config()
-	if err := d.firstError(); err != nil {
+	if err := d.problems(); err != nil {
 		return nil, err
 	}
 	return cfg, nil

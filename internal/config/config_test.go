@@ -373,13 +373,17 @@ func TestParseErrors(t *testing.T) {
 		{"ca_file missing", work + "ca_file = \"ca.pem\"", "4: profiles.work.ca_file: cannot read CA file: open /nonexistent/authd/ca.pem: no such file or directory"},
 		{"template missing", work + "success_html = \"/nonexistent/ok.html\"", "4: profiles.work.success_html: cannot read template: open /nonexistent/ok.html: no such file or directory"},
 
-		// Several problems: the first in the file wins, whatever the order
-		// of checks.
-		{"first in file order", "[profiles.work]\ntimeout = \"x\"\nissuer = \"nope\"\nclient_id = \"c\"",
-			`2: profiles.work.timeout: not a valid duration: "x" (use a Go duration such as "30s" or "5m")`},
-		{"first across tables", "[profiles.b]\nbogus = 1\n[profiles.a]\nissuer = \"nope\"\nclient_id = \"c\"\n[keyring]\nbackend = \"x\"",
-			"2: profiles.b.bogus: unknown key"},
-		{"unknown key before the missing one it explains", "[profiles.a]\nissuer = \"https://x.example\"\nclient_idd = \"c\"",
+		// Several problems: every one (up to five), unknown keys first, then
+		// in file order, whatever the order of checks.
+		{"all in file order", "[profiles.work]\ntimeout = \"x\"\nissuer = \"nope\"\nclient_id = \"c\"",
+			`2: profiles.work.timeout: not a valid duration: "x" (use a Go duration such as "30s" or "5m")` + "\n" +
+				path + ":3: profiles.work.issuer: not a valid URL: want an absolute https URL such as https://idp.example.com"},
+		{"all across tables, unknown keys first", "[profiles.b]\nbogus = 1\n[profiles.a]\nissuer = \"nope\"\nclient_id = \"c\"\n[keyring]\nbackend = \"x\"",
+			"2: profiles.b.bogus: unknown key\n" +
+				path + ":1: profiles.b.client_id: required\n" +
+				path + ":4: profiles.a.issuer: not a valid URL: want an absolute https URL such as https://idp.example.com\n" +
+				path + `:7: keyring.backend: must be one of auto, keychain, secret-service, kwallet, wincred, keyctl, pass, file; not "x"`},
+		{"unknown key, not the missing one it explains", "[profiles.a]\nissuer = \"https://x.example\"\nclient_idd = \"c\"",
 			"3: profiles.a.client_idd: unknown key (did you mean client_id?)"},
 	}
 	for _, tt := range tests {

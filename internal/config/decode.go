@@ -48,7 +48,7 @@ func newDecoder(path string, data []byte) (*decoder, error) {
 	}
 	doc := newTOMLDoc(data)
 	if err := doc.decode(); err != nil {
-		return nil, &Error{File: path, Line: err.line, Msg: "syntax error: " + err.msg}
+		return nil, Errors{{File: path, Line: err.line, Msg: "syntax error: " + err.msg}}
 	}
 	d.root, d.lines = doc.root.m, doc.lines
 	return d, nil
@@ -94,9 +94,14 @@ func (d *decoder) errorf(key []string, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.path, Line: d.line(key), Key: dotted(key), Msg: fmt.Sprintf(format, args...)})
 }
 
-// firstError returns the problem that comes first in the file, unknown keys
-// before all others: a misspelt key also makes the real one look missing.
-func (d *decoder) firstError() error {
+// maxErrors caps the problems reported of one file: enough to fix a file
+// in one go, few enough to read.
+const maxErrors = 5
+
+// problems returns the file's problems, at most maxErrors of them: unknown
+// keys first (a misspelt key also makes the real one look missing), then the
+// others, each in file order.
+func (d *decoder) problems() error {
 	if len(d.errs) == 0 {
 		return nil
 	}
@@ -106,13 +111,14 @@ func (d *decoder) firstError() error {
 		}
 		return 1
 	}
-	first := d.errs[0]
-	for _, e := range d.errs[1:] {
-		if rank(e) < rank(first) || rank(e) == rank(first) && e.Line < first.Line {
-			first = e
+	errs := slices.Clone(d.errs)
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		if r := rank(a) - rank(b); r != 0 {
+			return r
 		}
-	}
-	return first
+		return a.Line - b.Line
+	})
+	return Errors(errs[:min(len(errs), maxErrors)])
 }
 
 func (d *decoder) config() *Config {
@@ -215,8 +221,9 @@ func (d *decoder) profile(name string, t *table) *Profile {
 	t.duration("token_lifetime", &p.TokenLifetime)
 	t.rejectUnknown()
 
-	// A missing key is reported at the line of its table.
-	if p.ClientID == "" {
+	// A missing key is reported at the line of its table, unless its value
+	// or a misspelt key that stands for it is reported already.
+	if p.ClientID == "" && !t.suggested["client_id"] && !d.reported(t.child("client_id"), errsBefore) {
 		d.errorf(t.child("client_id"), "required")
 	}
 	if len(d.errs) > errsBefore {
@@ -243,13 +250,20 @@ func (d *decoder) profile(name string, t *table) *Profile {
 	return p
 }
 
+// reported reports whether a problem of key is among d.errs[since:].
+func (d *decoder) reported(key []string, since int) bool {
+	k := dotted(key)
+	return slices.ContainsFunc(d.errs[since:], func(e *Error) bool { return e.Key == k })
+}
+
 // table is one TOML table being decoded; it remembers the keys read so the
 // rest can be reported as unknown.
 type table struct {
-	d    *decoder
-	key  []string
-	m    map[string]any
-	seen map[string]bool
+	d         *decoder
+	key       []string
+	m         map[string]any
+	seen      map[string]bool
+	suggested map[string]bool // known keys that rejectUnknown offered for misspelt ones
 }
 
 func (t *table) child(name string) []string {
@@ -271,6 +285,10 @@ func (t *table) rejectUnknown() {
 			continue
 		}
 		if known := closestKey(name, t.seen); known != "" {
+			if t.suggested == nil {
+				t.suggested = map[string]bool{}
+			}
+			t.suggested[known] = true
 			t.d.errorf(t.child(name), "unknown key (did you mean %s?)", known)
 		} else {
 			t.d.errorf(t.child(name), "unknown key")

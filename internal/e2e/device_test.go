@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -80,6 +82,87 @@ func TestDeviceLogin(t *testing.T) {
 	r = e.authc(nil, "token", "--no-login")
 	if out := lines(r.stdout); r.code != 0 || len(out) != 1 || strings.TrimSpace(out[0]) == "" {
 		t.Fatalf("authc token after the device login: want exit 0 and one line with the token; got %s", redactStdout(r))
+	}
+
+	// Logged in already: authc says so and how to log in again, and
+	// starts no device flow.
+	r = e.authc(nil, "login", "--device")
+	if r.code != 0 || !strings.Contains(r.stderr, "Already logged in as "+idptest.DefaultUsername) ||
+		!strings.Contains(r.stderr, "run 'authc login --device --force' to log in again") || deviceCodeLine.MatchString(r.stderr) {
+		t.Fatalf("authc login --device when logged in: want exit 0 and \"Already logged in as %s ... run 'authc login --device --force' to log in again\"; got %s",
+			idptest.DefaultUsername, r)
+	}
+	if n := e.idp.Count(idptest.EndpointDeviceAuthorization); n != 1 {
+		t.Errorf("the provider saw %d device authorizations, want 1", n)
+	}
+}
+
+// profileState is the work profile's state as 'authc status --json' shows it.
+func (e *env) profileState() string {
+	e.t.Helper()
+	r := e.authc(nil, "status", "--json")
+	var st struct {
+		Profiles []struct {
+			Name  string `json:"name"`
+			State string `json:"state"`
+		} `json:"profiles"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil || len(st.Profiles) != 1 {
+		e.t.Fatalf("authc status --json: %v; got %s", err, r)
+	}
+	return st.Profiles[0].State
+}
+
+// TestDeviceLoginCancelled stops a device login with Ctrl-C, replaces it
+// with 'authc login --force', and logs out while that one is pending: each
+// login ends with one line saying why, nothing is left logging in, and the
+// first code, approved after all that, logs nobody in.
+func TestDeviceLoginCancelled(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	e := newDeviceEnv(t)
+
+	first := e.startAuthc(nil, "login", "--device")
+	m := first.waitStderr(deviceCodeLine)
+	verificationURI, firstCode := m[1], m[2]
+	if err := first.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	r := first.wait()
+	if errs := errorLines(r.stderr); r.code != 130 || len(errs) != 1 || errs[0] != "authc: login cancelled" {
+		t.Fatalf("authc login --device, Ctrl-C: want exit 130 and the one line \"authc: login cancelled\"; got %s", r)
+	}
+	// authd keeps the login a while for a client that comes back.
+	if st := e.profileState(); st != "logging_in" {
+		t.Errorf("state right after Ctrl-C: %s, want logging_in", st)
+	}
+
+	second := e.startAuthc(nil, "login", "--device", "--force")
+	secondCode := second.waitStderr(deviceCodeLine)[2]
+	if secondCode == firstCode || strings.Contains(second.stderr.String(), "already in progress") {
+		t.Fatalf("authc login --device --force joined the login in progress:\n%s", second.stderr)
+	}
+
+	if r := e.authc(nil, "logout"); r.code != 0 {
+		t.Fatalf("authc logout: %s", r)
+	}
+	r = second.wait()
+	if errs := errorLines(r.stderr); r.code != exitLoginFailed || len(errs) != 1 || !strings.Contains(errs[0], "the login was cancelled by a logout") {
+		t.Fatalf("authc login --device --force, then a logout: want exit %d and one error line saying the logout cancelled it; got %s", exitLoginFailed, r)
+	}
+	if st := e.profileState(); st != "logged_out" {
+		t.Errorf("state after the logout: %s, want logged_out", st)
+	}
+
+	e.driveDevice("device", verificationURI, firstCode)
+	e.oneLaunch("device", "Device allowed.")
+	// Two poll intervals: a login still polling would have its tokens.
+	time.Sleep(2500 * time.Millisecond)
+	if r := e.authc(nil, "token", "--no-login"); r.code != exitLoginRequired {
+		t.Errorf("authc token --no-login after approving the cancelled login's code: want exit %d; got %s", exitLoginRequired, redactStdout(r))
+	}
+	if st := e.profileState(); st != "logged_out" {
+		t.Errorf("state after approving the cancelled login's code: %s, want logged_out", st)
 	}
 }
 

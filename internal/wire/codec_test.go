@@ -82,7 +82,7 @@ func loginEventToPB(e *wire.LoginEvent) *pb.LoginEvent {
 	case e.Waiting != nil:
 		m.Event = &pb.LoginEvent_Waiting{Waiting: &pb.Waiting{StartedBy: e.Waiting.StartedBy}}
 	case e.Done != nil:
-		m.Event = &pb.LoginEvent_Done{Done: &pb.Done{Expiry: stamp(e.Done.Expiry), Account: e.Done.Account}}
+		m.Event = &pb.LoginEvent_Done{Done: &pb.Done{Expiry: stamp(e.Done.Expiry), Account: e.Done.Account, AlreadyLoggedIn: e.Done.AlreadyLoggedIn}}
 	case e.Failed != nil:
 		m.Event = &pb.LoginEvent_Failed{Failed: &pb.Failed{Reason: e.Failed.Reason, Message: e.Failed.Message}}
 	}
@@ -104,6 +104,7 @@ func statusResponseToPB(r *wire.StatusResponse) *pb.StatusResponse {
 		KeyringBackend: r.KeyringBackend,
 		DefaultProfile: r.DefaultProfile,
 		Pid:            r.PID,
+		ReloadError:    r.ReloadError,
 	}
 	for _, p := range r.Profiles {
 		m.Profiles = append(m.Profiles, &pb.ProfileStatus{

@@ -119,8 +119,9 @@ type Waiting struct {
 
 // Done is authd.v1.Done.
 type Done struct {
-	Expiry  time.Time
-	Account string
+	Expiry          time.Time
+	Account         string
+	AlreadyLoggedIn bool // no login ran: the session was logged in already
 }
 
 // Failed is authd.v1.Failed.
@@ -218,6 +219,8 @@ func (d *Done) unmarshal(b []byte) error {
 			return decodeTimestamp(f.data, &d.Expiry)
 		case f.is(2, wireBytes):
 			d.Account = string(f.data)
+		case f.is(3, wireVarint):
+			d.AlreadyLoggedIn = f.v != 0
 		}
 		return nil
 	})
@@ -278,6 +281,7 @@ type StatusResponse struct {
 	DefaultProfile string
 	Profiles       []ProfileStatus
 	PID            int32
+	ReloadError    string // the last failed reload's problems, one a line; the old config is still served
 }
 
 // ProfileStatus is authd.v1.ProfileStatus.
@@ -316,6 +320,8 @@ func (r *StatusResponse) Unmarshal(b []byte) error {
 			return appendBounded(&r.Profiles, p)
 		case f.is(6, wireVarint):
 			r.PID = int32(f.v)
+		case f.is(7, wireBytes):
+			r.ReloadError = string(f.data)
 		}
 		return nil
 	})

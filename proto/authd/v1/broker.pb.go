@@ -659,11 +659,14 @@ func (x *Waiting) GetStartedBy() string {
 }
 
 type Done struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Expiry        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=expiry,proto3" json:"expiry,omitempty"`
-	Account       string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Expiry  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=expiry,proto3" json:"expiry,omitempty"`
+	Account string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// The session was logged in already: no login ran, and expiry is that of
+	// the token the session has. LoginRequest.force logs in again.
+	AlreadyLoggedIn bool `protobuf:"varint,3,opt,name=already_logged_in,json=alreadyLoggedIn,proto3" json:"already_logged_in,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Done) Reset() {
@@ -708,6 +711,13 @@ func (x *Done) GetAccount() string {
 		return x.Account
 	}
 	return ""
+}
+
+func (x *Done) GetAlreadyLoggedIn() bool {
+	if x != nil {
+		return x.AlreadyLoggedIn
+	}
+	return false
 }
 
 type Failed struct {
@@ -902,8 +912,12 @@ type StatusResponse struct {
 	DefaultProfile string                 `protobuf:"bytes,4,opt,name=default_profile,json=defaultProfile,proto3" json:"default_profile,omitempty"`
 	Profiles       []*ProfileStatus       `protobuf:"bytes,5,rep,name=profiles,proto3" json:"profiles,omitempty"`
 	Pid            int32                  `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Why the last reload of the config file failed (each problem on a line,
+	// as file:line: key: message); the daemon then keeps serving the config
+	// it had. Empty when the last reload succeeded.
+	ReloadError   string `protobuf:"bytes,7,opt,name=reload_error,json=reloadError,proto3" json:"reload_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -976,6 +990,13 @@ func (x *StatusResponse) GetPid() int32 {
 		return x.Pid
 	}
 	return 0
+}
+
+func (x *StatusResponse) GetReloadError() string {
+	if x != nil {
+		return x.ReloadError
+	}
+	return ""
 }
 
 type ProfileStatus struct {
@@ -1306,10 +1327,11 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\aexpires\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\"(\n" +
 	"\aWaiting\x12\x1d\n" +
 	"\n" +
-	"started_by\x18\x01 \x01(\tR\tstartedBy\"T\n" +
+	"started_by\x18\x01 \x01(\tR\tstartedBy\"\x80\x01\n" +
 	"\x04Done\x122\n" +
 	"\x06expiry\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry\x12\x18\n" +
-	"\aaccount\x18\x02 \x01(\tR\aaccount\":\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\x12*\n" +
+	"\x11already_logged_in\x18\x03 \x01(\bR\x0falreadyLoggedIn\":\n" +
 	"\x06Failed\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\";\n" +
@@ -1318,7 +1340,7 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x03all\x18\x02 \x01(\bR\x03all\",\n" +
 	"\x0eLogoutResponse\x12\x1a\n" +
 	"\bprofiles\x18\x01 \x03(\tR\bprofiles\"\x0f\n" +
-	"\rStatusRequest\"\xe4\x01\n" +
+	"\rStatusRequest\"\x87\x02\n" +
 	"\x0eStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1f\n" +
 	"\vconfig_path\x18\x02 \x01(\tR\n" +
@@ -1326,7 +1348,8 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x0fkeyring_backend\x18\x03 \x01(\tR\x0ekeyringBackend\x12'\n" +
 	"\x0fdefault_profile\x18\x04 \x01(\tR\x0edefaultProfile\x123\n" +
 	"\bprofiles\x18\x05 \x03(\v2\x17.authd.v1.ProfileStatusR\bprofiles\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\x05R\x03pid\"\xb0\x03\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\x12!\n" +
+	"\freload_error\x18\a \x01(\tR\vreloadError\"\xb0\x03\n" +
 	"\rProfileStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x14\n" +

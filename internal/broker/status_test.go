@@ -1,0 +1,68 @@
+package broker_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"authd.dev/authd/client"
+	"authd.dev/authd/internal/idptest"
+)
+
+// A reload that fails keeps the running configuration, and Status says
+// so with every problem of the file, until a reload succeeds.
+func TestStatusShowsFailedReload(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, "file", idptest.Options{}, "")
+	ctx := testContext(t)
+	c := d.client()
+	orig, err := os.ReadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := string(orig) + "\n[profiles.other]\nissuer = \"http://idp.example.com\"\nclient_idd = \"x\"\n"
+	if err := os.WriteFile(d.config, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.broker.Reload(); err == nil {
+		t.Fatal("reload of a broken file succeeded")
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(broken, "\n") // the broken lines are the last two
+	want := fmt.Sprintf("%s:%d: profiles.other.client_idd: unknown key (did you mean client_id?)\n"+
+		"%s:%d: profiles.other.issuer: must use https (http is allowed only for 127.0.0.1, localhost and [::1])", d.config, n, d.config, n-1)
+	if got := st.GetReloadError(); got != want {
+		t.Errorf("Status reload_error:\n got %q\nwant %q", got, want)
+	}
+	if len(st.GetProfiles()) != 1 || st.GetProfiles()[0].GetName() != "work" {
+		t.Errorf("Status profiles %v, want the old config's", st.GetProfiles())
+	}
+
+	if err := os.WriteFile(d.config, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.broker.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Status(ctx); err != nil || st.GetReloadError() != "" {
+		t.Errorf("Status after a good reload: reload_error %q, %v; want none", st.GetReloadError(), err)
+	}
+}
+
+// A client secret the provider refuses (invalid_client) is a failed login,
+// not an error of the daemon's.
+func TestWrongClientSecretIsLoginFailed(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, "file", idptest.Options{}, "")
+	d.addProfile("svc", fmt.Sprintf("issuer = %q\nclient_id = %q\nflow = \"client_credentials\"\nscopes = [\"openid\"]\n",
+		d.idp.Issuer(), idptest.ConfidentialClientID))
+	_, err := d.client().SetClientSecret(testContext(t), "svc", "wrong-secret")
+	if !errors.Is(err, client.ErrLoginFailed) || !strings.Contains(err.Error(), "invalid_client") {
+		t.Errorf("SetClientSecret with a wrong secret: %v; want ErrLoginFailed (LOGIN_FAILED) naming invalid_client", err)
+	}
+}
