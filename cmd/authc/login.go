@@ -90,7 +90,7 @@ func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isTok
 		msg = "Stored the client secret; the provider accepted it"
 	}
 	if !expiry.IsZero() {
-		msg += fmt.Sprintf(" (token valid until %s)", expiry.Local().Format(time.DateTime))
+		msg += fmt.Sprintf(" (the token expires %s)", humanTime(expiry))
 	}
 	fmt.Fprintln(os.Stderr, msg+".")
 	return nil
@@ -188,7 +188,7 @@ func doneLine(d *wire.Done, req *wire.LoginRequest) string {
 		msg += " as " + printable(d.Account)
 	}
 	if !d.Expiry.IsZero() {
-		msg += fmt.Sprintf(" (token valid until %s)", d.Expiry.Local().Format(time.TimeOnly))
+		msg += fmt.Sprintf(" (the token expires %s)", humanTime(d.Expiry))
 	}
 	if !d.AlreadyLoggedIn {
 		return msg + "."
@@ -216,7 +216,7 @@ func showDeviceCode(dc *wire.DeviceCode) {
 		}
 	}
 	if !dc.Expires.IsZero() {
-		fmt.Fprintf(os.Stderr, "The code expires at %s. ", dc.Expires.Local().Format(time.TimeOnly))
+		fmt.Fprintf(os.Stderr, "The code expires %s. ", humanTime(dc.Expires))
 	}
 	fmt.Fprintln(os.Stderr, "Waiting for approval... (Ctrl-C stops waiting)")
 }
