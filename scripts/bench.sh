@@ -36,7 +36,7 @@ for arg in "$@"; do
 	esac
 done
 
-command -v hyperfine >/dev/null || scripts/deps.sh hyperfine
+command -v hyperfine >/dev/null || scripts/deps.sh bench
 
 bin=$(mktemp -d -t authd-bench-bin.XXXXXX)
 trap 'rm -rf "$bin"' EXIT

@@ -88,7 +88,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 section "Installing what the demo needs (only what is missing)"
-scripts/deps.sh chromium ca-certificates
+scripts/deps.sh demo
 if ! command -v go >/dev/null; then
 	echo "demo.sh: Go is not installed: get Go 1.26 from https://go.dev/dl/ and run the demo again" >&2
 	exit 1
@@ -96,8 +96,26 @@ fi
 echo "ok: $(go version), $(chromium --version 2>/dev/null || echo chromium)"
 
 section "Building authd, authc, devidp and browserdriver"
+echo "building authd (first build takes about a minute)..."
 mkdir -p "$work/bin"
-go build -o "$work/bin/" ./cmd/authd ./cmd/authc ./cmd/devidp ./internal/e2e/browserdriver
+# go build -v names each package it compiles: count them, on one line that
+# is rewritten on a terminal, one line per 50 otherwise; anything else (a
+# compile error) passes through.
+go build -v -o "$work/bin/" ./cmd/authd ./cmd/authc ./cmd/devidp ./internal/e2e/browserdriver 2>&1 |
+	awk -v tty="$([ -t 1 ] && echo 1)" '
+		function compiled() { return "    compiled " n " package" (n == 1 ? "" : "s") }
+		/^[^ \t:]+$/ {
+			n++
+			if (tty) printf "\r%s", compiled()
+			else if (n % 50 == 0) print compiled()
+			fflush()
+			next
+		}
+		{ if (tty && n) printf "\n"; print; fflush() }
+		END {
+			if (tty && n) printf "\r"
+			print (n ? compiled() : "    nothing to compile (cached)")
+		}'
 export PATH="$work/bin:$PATH"
 echo "into $work/bin"
 

@@ -8,8 +8,8 @@ PROTOC_GEN_GO=v1.36.12       # google.golang.org/protobuf
 PROTOC_GEN_GO_GRPC=v1.6.2    # google.golang.org/grpc/cmd/protoc-gen-go-grpc
 
 # protoc needs the well-known types (google/protobuf/*.proto) of libprotobuf-dev,
-# which protobuf-compiler only recommends.
-scripts/deps.sh protobuf-compiler libprotobuf-dev
+# which protobuf-compiler only recommends: scripts/packages.txt lists both.
+scripts/deps.sh gen
 if [ ! -f /usr/include/google/protobuf/timestamp.proto ]; then
 	echo "scripts/gen.sh: /usr/include/google/protobuf/timestamp.proto is missing (Debian package libprotobuf-dev)" >&2
 	exit 1

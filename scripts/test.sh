@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh ca-certificates git protobuf-compiler libprotobuf-dev keyutils gnome-keyring dbus-bin dbus-daemon \
-	systemd chromium iproute2 util-linux procps
+# Checks that scripts/packages.txt covers every command the scripts and
+# tests run, then installs the packages it lists for test.
+scripts/check-deps.sh test
 
 echo "== go vet"
 go vet ./...

@@ -337,7 +337,7 @@ func TestInspectStdin(t *testing.T) {
 	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Claims["sub"] != "alice" || out.Times["exp"] != "2023-11-14T22:13:20Z" {
 		t.Errorf("authc inspect - with a JWT on stdin: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
-	withStdin(t, strings.Repeat("a", maxStdinToken+1), func() { r = runAuthc(t, "inspect", "-") })
+	withStdin(t, strings.Repeat("a", maxStdin+1), func() { r = runAuthc(t, "inspect", "-") })
 	if r.code != exitError || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "longer than 64 KiB") {
 		t.Errorf("authc inspect - with 64 KiB + 1 on stdin: exit %d, stderr %q; want exit 1 and one line", r.code, r.stderr)
 	}
@@ -487,6 +487,26 @@ func TestRoughDuration(t *testing.T) {
 	} {
 		if got := roughDuration(tt.d); got != tt.want {
 			t.Errorf("roughDuration(%s) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+// --with-token used to store the first 64 KiB of a longer input, and a
+// token with control characters in it: both are refused before authd is
+// even asked.
+func TestStoreCredentialRefusesBadInput(t *testing.T) {
+	noDaemon(t)
+	for _, tt := range []struct {
+		name, stdin, want string
+	}{
+		{"too long", strings.Repeat("a", maxStdin+1), "longer than 64 KiB"},
+		{"control characters", "tok\x1b[2Jen", "control characters in it; nothing was stored"},
+		{"empty", "\n", "no token on stdin"},
+	} {
+		var r runResult
+		withStdin(t, tt.stdin, func() { r = runAuthc(t, "login", "--with-token") })
+		if r.code == exitOK || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "reach authd") {
+			t.Errorf("%s: exit %d, stderr %q; want one line saying %q, before any call to authd", tt.name, r.code, r.stderr, tt.want)
 		}
 	}
 }

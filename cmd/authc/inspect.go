@@ -30,7 +30,7 @@ func runInspect(ctx context.Context, args []string) error {
 	switch {
 	case fs.NArg() == 1 && fs.Arg(0) == "-":
 		var err error
-		if raw, err = readToken(ctx, os.Stdin); err != nil {
+		if raw, err = readStdin(ctx, os.Stdin, "token"); err != nil {
 			return err
 		}
 	case fs.NArg() == 1:
@@ -79,20 +79,22 @@ func runInspect(ctx context.Context, args []string) error {
 	return printJSON(out)
 }
 
-// maxStdinToken bounds what 'authc inspect -' reads: a JWT is a few KB; a
-// file piped in by mistake is not read to its end.
-const maxStdinToken = 64 << 10
+// maxStdin bounds what authc reads from stdin (a token, a client secret): a
+// JWT is a few KB; a file piped in by mistake is not read to its end, nor
+// silently cut short.
+const maxStdin = 64 << 10
 
-// readToken reads one token from r, white space around it ignored. Ctrl-C
-// ends the wait for it, which a read does not heed.
-func readToken(ctx context.Context, r io.Reader) (string, error) {
+// readStdin reads one value (what: "token", "client secret") from stdin,
+// white space around it ignored. Ctrl-C ends the wait for it, which a read
+// does not heed.
+func readStdin(ctx context.Context, r io.Reader, what string) (string, error) {
 	type result struct {
 		data []byte
 		err  error
 	}
 	read := make(chan result, 1)
 	go func() {
-		data, err := io.ReadAll(io.LimitReader(r, maxStdinToken+1))
+		data, err := io.ReadAll(io.LimitReader(r, maxStdin+1))
 		read <- result{data, err}
 	}()
 	var data []byte
@@ -101,16 +103,16 @@ func readToken(ctx context.Context, r io.Reader) (string, error) {
 		return "", context.Cause(ctx)
 	case res := <-read:
 		if res.err != nil {
-			return "", fmt.Errorf("read the token from stdin: %w", res.err)
+			return "", fmt.Errorf("read the %s from stdin: %w", what, res.err)
 		}
 		data = res.data
 	}
-	if len(data) > maxStdinToken {
-		return "", fmt.Errorf("the token on stdin is longer than %d KiB; is it a token?", maxStdinToken>>10)
+	if len(data) > maxStdin {
+		return "", fmt.Errorf("the %s on stdin is longer than %d KiB; is it a %s?", what, maxStdin>>10, what)
 	}
-	tok := strings.TrimSpace(string(data))
-	if tok == "" {
-		return "", usageError{"no token on stdin"}
+	v := strings.TrimSpace(string(data))
+	if v == "" {
+		return "", usageError{"no " + what + " on stdin"}
 	}
-	return tok, nil
+	return v, nil
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mdp/qrterminal/v3"
 	"golang.org/x/term"
@@ -41,43 +41,58 @@ func runLogin(ctx context.Context, args []string) error {
 	// authd answers (starts the login, checks a secret) within 30s; the
 	// rest of the wait is for the person at the browser.
 	answer := min(*timeout, defaultTimeout)
+	var credential string
+	if *withToken || *secretStdin {
+		// Read before connecting: authd need not hold a connection open
+		// while someone pastes a secret.
+		var err error
+		if credential, err = readCredential(ctx, *withToken); err != nil {
+			return err
+		}
+	}
 	conn, err := connect(ctx, answer)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	if *withToken || *secretStdin {
-		return storeCredential(ctx, conn, *profile, *withToken, answer)
+		return storeCredential(ctx, conn, *profile, *withToken, credential, answer)
 	}
 	ui := &loginUI{noBrowser: *noBrowser || !canOpenBrowser()}
 	req := &wire.LoginRequest{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}
 	return login(ctx, conn, req, ui, answer, *timeout)
 }
 
-// storeCredential hands the daemon a token or client secret read from stdin,
-// so that it never appears on a command line or in the config file.
-func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isToken bool, timeout time.Duration) error {
+// readCredential reads a token or client secret from stdin, so that it never
+// appears on a command line or in the config file. Too much, or control
+// characters inside it, is an error, never a silently shortened or garbled
+// credential.
+func readCredential(ctx context.Context, isToken bool) (string, error) {
+	what := "client secret"
+	if isToken {
+		what = "token"
+	}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
-		what := "client secret"
-		if isToken {
-			what = "token"
-		}
 		fmt.Fprintf(os.Stderr, "Paste the %s, then press Enter and Ctrl-D:\n", what)
 	}
-	data, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
+	value, err := readStdin(ctx, os.Stdin, what)
 	if err != nil {
-		return fmt.Errorf("read stdin: %w", err)
+		return "", err
 	}
-	value := strings.TrimSpace(string(data))
-	if value == "" {
-		return usageError{"nothing on stdin"}
+	if strings.ContainsFunc(value, func(r rune) bool { return unsafeRune(r) || r == '\n' || r == '\r' || r == utf8.RuneError }) {
+		return "", usageError{fmt.Sprintf("the %s on stdin has control characters in it; nothing was stored", what)}
 	}
+	return value, nil
+}
+
+// storeCredential hands the daemon a token or client secret read from stdin.
+func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isToken bool, value string, timeout time.Duration) error {
 	req := &wire.SetCredentialRequest{Profile: profile, ClientSecret: value}
 	if isToken {
 		req = &wire.SetCredentialRequest{Profile: profile, AccessToken: value}
 	}
 	var resp *wire.SetCredentialResponse
-	err = within(ctx, timeout, func(ctx context.Context) (err error) {
+	err := within(ctx, timeout, func(ctx context.Context) (err error) {
 		resp, err = conn.SetCredential(ctx, req)
 		return err
 	})

@@ -1,13 +1,22 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"text/template"
+	"time"
 
 	"github.com/kardianos/service"
+
+	"authd.dev/authd/internal/socket"
 )
 
 // systemdUserUnit replaces kardianos' default unit, which is written for
@@ -53,27 +62,151 @@ func newService(p service.Interface) (service.Service, error) {
 	return svc, nil
 }
 
-// control runs install, uninstall, start, stop or status on the user service.
+// What works instead of the user service where no systemd user manager runs.
+const runInstead = "run 'authd run' in the background (e.g. from your shell profile)"
+
+var (
+	// errNoSystemd is a Linux machine whose PID 1 is not systemd: a
+	// container, WSL1, a SysV or OpenRC system.
+	errNoSystemd = errors.New("no systemd user manager here (systemd is not PID 1): " + runInstead)
+	// errNoUserManager is a systemd machine without a user manager for this
+	// user: su or sudo without a login session, a lingering user's cron job.
+	errNoUserManager = errors.New("no systemd user manager here (systemctl --user cannot reach one: log in to a session of yours, or run 'loginctl enable-linger'): " + runInstead)
+)
+
+// serviceHost holds the facts that decide whether authd can manage its user
+// service here; tests inject their own.
+type serviceHost struct {
+	goos       string
+	systemdDir string // present when systemd is PID 1 (sd_booted's test)
+	runtimeDir string // $XDG_RUNTIME_DIR, where the user manager listens
+	home       string // the user's home, under which the unit is written
+	socketPath string // the daemon's socket
+}
+
+func currentHost() serviceHost {
+	h := serviceHost{
+		goos:       runtime.GOOS,
+		systemdDir: "/run/systemd/system",
+		runtimeDir: os.Getenv("XDG_RUNTIME_DIR"),
+	}
+	h.home, _ = os.UserHomeDir()
+	h.socketPath, _ = socket.Path()
+	return h
+}
+
+// userManager returns nil when the user service can be managed here, else
+// errNoSystemd or errNoUserManager. Only Linux is checked: launchd and the
+// Windows service manager are always there.
+func (h serviceHost) userManager() error {
+	if h.goos != "linux" {
+		return nil
+	}
+	if fi, err := os.Stat(h.systemdDir); err != nil || !fi.IsDir() {
+		return errNoSystemd
+	}
+	// systemctl --user talks to the manager on this socket.
+	if h.runtimeDir == "" {
+		return errNoUserManager
+	}
+	if fi, err := os.Stat(filepath.Join(h.runtimeDir, "systemd", "private")); err != nil || fi.Mode()&fs.ModeSocket == 0 {
+		return errNoUserManager
+	}
+	return nil
+}
+
+// unitPath is where 'authd install' writes the systemd user unit (as
+// kardianos/service does), or "" where there is no such file.
+func (h serviceHost) unitPath() string {
+	if h.goos != "linux" || h.home == "" {
+		return ""
+	}
+	return filepath.Join(h.home, ".config", "systemd", "user", serviceConfig().Name+".service")
+}
+
+// control runs install, uninstall, start, stop or status on the user
+// service. Without a service manager to ask, each fails with a line that
+// says what to do instead; status reports what it can see first.
 func control(action string) error {
+	h := currentHost()
+	managerErr := h.userManager()
+	if action == "status" {
+		return status(os.Stdout, h, managerErr)
+	}
+	if managerErr != nil {
+		return managerErr
+	}
 	svc, err := newService(&daemon{})
 	if err != nil {
 		return err
-	}
-	if action == "status" {
-		st, err := svc.Status()
-		if err != nil {
-			return fmt.Errorf("status: %w", err)
-		}
-		fmt.Println(map[service.Status]string{
-			service.StatusRunning: "running", service.StatusStopped: "stopped", service.StatusUnknown: "unknown",
-		}[st])
-		return nil
 	}
 	if err := service.Control(svc, action); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "authd: %s done (%s)\n", action, svc.Platform())
 	return nil
+}
+
+// status writes whether the service is installed, whether a daemon answers
+// on the socket and, when there is one, what the service manager says; it
+// returns managerErr, so that 'authd status' fails where the service cannot
+// be managed.
+func status(w io.Writer, h serviceHost, managerErr error) error {
+	if unit := h.unitPath(); unit != "" {
+		installed := "installed"
+		if _, err := os.Stat(unit); errors.Is(err, fs.ErrNotExist) {
+			installed = "not installed"
+		} else if err != nil {
+			installed = err.Error()
+		}
+		fmt.Fprintf(w, "unit:    %s (%s)\n", unit, installed)
+	}
+	fmt.Fprintf(w, "socket:  %s (%s)\n", h.socketPath, socketState(h.socketPath))
+	if managerErr != nil {
+		return managerErr
+	}
+	svc, err := newService(&daemon{})
+	if err != nil {
+		return err
+	}
+	st, err := svc.Status()
+	switch {
+	case errors.Is(err, service.ErrNotInstalled):
+		fmt.Fprintf(w, "service: not installed (%s)\n", svc.Platform())
+	case err != nil:
+		return fmt.Errorf("status: %w", err)
+	default:
+		fmt.Fprintf(w, "service: %s (%s)\n", map[service.Status]string{
+			service.StatusRunning: "running", service.StatusStopped: "stopped", service.StatusUnknown: "unknown",
+		}[st], svc.Platform())
+	}
+	return nil
+}
+
+// socketState says whether the user's daemon answers at path.
+func socketState(path string) string {
+	if path == "" {
+		return "no socket path: set XDG_RUNTIME_DIR or AUTHD_SOCKET"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := socket.Dial(ctx, path)
+	switch {
+	case err == nil:
+		defer c.Close()
+		if _, pid, err := socket.Peer(c); err == nil && pid > 0 {
+			return fmt.Sprintf("running, pid %d", pid)
+		}
+		return "running"
+	case errors.Is(err, socket.ErrWrongServer):
+		return err.Error()
+	case errors.Is(err, fs.ErrNotExist):
+		return "not running"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "not running; a stale socket file"
+	default:
+		return fmt.Sprintf("not reachable: %v", err)
+	}
 }
 
 // printUnit renders the systemd user unit for this executable.

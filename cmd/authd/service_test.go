@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"authd.dev/authd/internal/socket"
 )
 
 // TestUserUnitVerifies renders the unit 'authd install' writes and has
@@ -48,4 +54,145 @@ func TestUserUnitVerifies(t *testing.T) {
 	if bytes.Contains(out, []byte("authd.service")) {
 		t.Errorf("systemd-analyze complains about the unit:\n%s", out)
 	}
+}
+
+// TestUserManager decides from the machine's facts whether the user service
+// can be managed: systemd must be PID 1 and the user's manager listening.
+func TestUserManager(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	booted := filepath.Join(dir, "run-systemd-system")
+	if err := os.Mkdir(booted, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	withManager := filepath.Join(dir, "with")
+	listen(t, filepath.Join(withManager, "systemd", "private"))
+	withoutManager := filepath.Join(dir, "without")
+	if err := os.MkdirAll(filepath.Join(withoutManager, "systemd"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A plain file where the socket should be is no manager either.
+	if err := os.WriteFile(filepath.Join(withoutManager, "systemd", "private"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		host serviceHost
+		want error
+	}{
+		{"systemd and a user manager", serviceHost{goos: "linux", systemdDir: booted, runtimeDir: withManager}, nil},
+		{"systemd is not PID 1", serviceHost{goos: "linux", systemdDir: filepath.Join(dir, "missing"), runtimeDir: withManager}, errNoSystemd},
+		{"no XDG_RUNTIME_DIR", serviceHost{goos: "linux", systemdDir: booted}, errNoUserManager},
+		{"no user manager", serviceHost{goos: "linux", systemdDir: booted, runtimeDir: withoutManager}, errNoUserManager},
+		{"launchd", serviceHost{goos: "darwin", systemdDir: filepath.Join(dir, "missing")}, nil},
+	} {
+		if got := tc.host.userManager(); got != tc.want {
+			t.Errorf("%s: userManager() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestStatusWithoutSystemd reports the unit file and the daemon on the
+// socket even where no service manager can be asked.
+func TestStatusWithoutSystemd(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	h := serviceHost{goos: "linux", systemdDir: filepath.Join(home, "missing"), home: home,
+		socketPath: filepath.Join(home, "run", "authd", "authd.sock")}
+	unit := filepath.Join(home, ".config", "systemd", "user", "authd.service")
+
+	var out bytes.Buffer
+	if err := status(&out, h, h.userManager()); err != errNoSystemd {
+		t.Errorf("status = %v, want %v", err, errNoSystemd)
+	}
+	for _, want := range []string{unit + " (not installed)", h.socketPath + " (not running)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	if err := os.MkdirAll(filepath.Dir(unit), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(unit, []byte("[Unit]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := socket.Listen(h.socketPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	out.Reset()
+	status(&out, h, h.userManager())
+	for _, want := range []string{unit + " (installed)", fmt.Sprintf("%s (running, pid %d)", h.socketPath, os.Getpid())} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestServiceCommandsWithoutSystemd runs the real authd where systemd is not
+// PID 1 (containers, WSL1, CI): each service command must fail with one line
+// that says what works instead, and install must write nothing.
+func TestServiceCommandsWithoutSystemd(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil || runtime.GOOS != "linux" {
+		t.Skip("systemd is PID 1 here")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "authd")
+	if out, err := exec.Command(goTool, "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	home := filepath.Join(dir, "home")
+	want := "authd: " + errNoSystemd.Error() + "\n"
+	for _, action := range []string{"install", "uninstall", "start", "stop", "status"} {
+		cmd := exec.Command(exe, action)
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+filepath.Join(dir, "run"), "AUTHD_SOCKET=")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("authd %s: %v, want exit status 1", action, err)
+		}
+		if stderr.String() != want {
+			t.Errorf("authd %s: stderr\n%q\nwant\n%q", action, stderr.String(), want)
+		}
+		if action == "status" {
+			for _, line := range []string{"authd.service (not installed)", filepath.Join(dir, "run", "authd", "authd.sock") + " (not running)"} {
+				if !strings.Contains(stdout.String(), line) {
+					t.Errorf("authd status lacks %q:\n%s", line, stdout.String())
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, ".config", "systemd")); err == nil {
+		t.Errorf("authd install wrote under %s/.config/systemd without a user manager", home)
+	}
+}
+
+// listen creates a Unix socket at path for the length of the test.
+func listen(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
 }

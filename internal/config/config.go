@@ -57,6 +57,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"authd.dev/authd/internal/regularfile"
 )
 
 // ErrProfileNotFound is wrapped by the errors of [Config.Profile] when the
@@ -331,17 +334,27 @@ func DefaultPath() (string, error) {
 // Load reads and validates the file at path. A missing file is an error
 // wrapping fs.ErrNotExist; problems in the file are [Errors].
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := regularfile.Read(path, MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	return Parse(path, data)
 }
 
+// MaxConfigSize bounds the configuration file: ten thousand profiles fit in
+// a few megabytes, and /dev/zero must not grow the daemon without limit.
+const MaxConfigSize = 16 << 20
+
+// MaxFileSize bounds every file a profile names (CA bundles, page
+// templates): they are small, and a path such as /dev/zero must not grow the
+// daemon without limit.
+const MaxFileSize = 1 << 20
+
 // Parse validates data as if read from path: path names the file in errors,
 // and relative paths in the file are relative to its directory. Files the
 // configuration names (ca_file, templates) are read and checked.
 func Parse(path string, data []byte) (*Config, error) {
+	data = bytes.TrimPrefix(data, []byte("\uFEFF")) // as some editors save it
 	d, err := newDecoder(path, data)
 	if err != nil {
 		return nil, err

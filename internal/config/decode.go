@@ -18,6 +18,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"authd.dev/authd/internal/regularfile"
 )
 
 // The file is decoded in two steps: [tomlDoc] turns the unstable AST into
@@ -405,6 +407,15 @@ func (t *table) enum(name string, dst *string, allowed []string) {
 	*dst = s
 }
 
+// durationBounds are the sensible ranges of each duration key: a value far
+// outside (a 1 ns token lifetime, a timeout of centuries) is a mistake that
+// would make the daemon hammer the provider or never give up.
+var durationBounds = map[string][2]time.Duration{
+	"timeout":        {time.Second, 10 * time.Minute},
+	"login_timeout":  {10 * time.Second, 24 * time.Hour},
+	"token_lifetime": {10 * time.Second, 365 * 24 * time.Hour},
+}
+
 func (t *table) duration(name string, dst *time.Duration) {
 	v, ok := t.get(name)
 	if !ok {
@@ -421,6 +432,10 @@ func (t *table) duration(name string, dst *time.Duration) {
 		t.d.errorf(t.child(name), "not a valid duration: %q (use a Go duration such as \"30s\" or \"5m\")", s)
 	case dur <= 0:
 		t.d.errorf(t.child(name), "must be positive, not %q", s)
+	case dur < durationBounds[name][0]:
+		t.d.errorf(t.child(name), "must be at least %s, not %q", durationBounds[name][0], s)
+	case durationBounds[name][1] > 0 && dur > durationBounds[name][1]:
+		t.d.errorf(t.child(name), "must be at most %s, not %q", durationBounds[name][1], s)
 	default:
 		*dst = dur
 	}
@@ -591,7 +606,7 @@ func (t *table) caFile(name string, dst *string) {
 	if !t.path(name, &p) {
 		return
 	}
-	pem, err := ReadFile(p, MaxFileSize)
+	pem, err := regularfile.Read(p, MaxFileSize)
 	if err != nil {
 		t.d.errorf(t.child(name), "cannot read CA file: %v", err)
 		return
@@ -609,7 +624,7 @@ func (t *table) template(name string, dst *string) {
 	if !t.path(name, &p) {
 		return
 	}
-	text, err := ReadFile(p, MaxFileSize)
+	text, err := regularfile.Read(p, MaxFileSize)
 	if err != nil {
 		t.d.errorf(t.child(name), "cannot read template: %v", err)
 		return

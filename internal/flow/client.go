@@ -22,6 +22,7 @@ import (
 
 	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/jwt"
+	"authd.dev/authd/internal/regularfile"
 )
 
 // Sentinel errors callers branch on.
@@ -116,7 +117,7 @@ func httpClient(p *config.Profile) (*http.Client, error) {
 	if p.CAFile != "" {
 		// The path is the user's, but it may name a FIFO or /dev/zero: read
 		// it the way the config loader does, bounded and never blocking.
-		pem, err := config.ReadFile(p.CAFile, config.MaxFileSize)
+		pem, err := regularfile.Read(p.CAFile, config.MaxFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("read ca_file: %w", err)
 		}
@@ -379,7 +380,7 @@ func (c *Client) tokenFrom(ctx context.Context, ep *endpoints, t *oauth2.Token, 
 	}
 	if d, ok := seconds(t.Extra("refresh_in")); ok {
 		// A hint past the expiry means nothing more than the expiry.
-		tok.RefreshIn = min(d, tok.Expiry.Sub(now))
+		tok.RefreshIn = max(min(d, tok.Expiry.Sub(now)), 0)
 	}
 	if raw, ok := t.Extra("id_token").(string); ok && raw != "" {
 		tok.IDToken = raw
@@ -404,21 +405,35 @@ const maxTokenLifetime = 365 * 24 * time.Hour
 
 // expiry is when an access token issued at now is taken to expire, the one
 // rule for every flow: the provider's expires_in when it is a usable positive
-// number; else the access token's own exp when it is a JWT that has one in
-// the future; else the profile's token_lifetime. It is never zero and never
-// more than maxTokenLifetime away, so every token is refreshed in time.
+// number, else the profile's token_lifetime, and in either case no later
+// than the access token's own exp when it is a JWT that has one (a past exp
+// makes the token expired). It is never zero and never more than
+// maxTokenLifetime away, so every token is refreshed in time.
 func (c *Client) expiry(now time.Time, expiresIn any, accessToken string) time.Time {
-	if d, ok := seconds(expiresIn); ok {
-		return now.Add(d)
+	// A JWT's exp is a known end: whatever expires_in says, the token is
+	// not served past it (an exp already past makes the token expired).
+	var exp time.Time
+	if claims, ok := jwt.ReadClaims(accessToken); ok && !claims.Expiry.IsZero() {
+		exp = claims.Expiry
 	}
-	if claims, ok := jwt.ReadClaims(accessToken); ok && claims.Expiry.After(now) {
-		return now.Add(min(claims.Expiry.Sub(now), maxTokenLifetime))
+	end := func(d time.Duration) time.Time {
+		t := now.Add(min(d, maxTokenLifetime))
+		if !exp.IsZero() && exp.Before(t) {
+			return exp
+		}
+		return t
+	}
+	if d, ok := seconds(expiresIn); ok {
+		return end(d)
+	}
+	if !exp.IsZero() {
+		return end(exp.Sub(now))
 	}
 	lt := c.profile.TokenLifetime
 	if lt <= 0 {
 		lt = config.DefaultTokenLifetime
 	}
-	return now.Add(min(lt, maxTokenLifetime))
+	return end(lt)
 }
 
 // seconds reads a provider's count of seconds (expires_in, refresh_in): a

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"authd.dev/authd/internal/config"
+	"authd.dev/authd/internal/regularfile"
 	"authd.dev/authd/internal/socket"
 )
 
@@ -137,10 +138,10 @@ func (c *Client) pageTemplates() (success, failure *template.Template, err error
 	return success, failure, nil
 }
 
-// parsePage reads a page template through config.ReadFile: a FIFO or
+// parsePage reads a page template through regularfile.Read: a FIFO or
 // /dev/zero named in the config must not hang or grow the daemon.
 func parsePage(key, path string) (*template.Template, error) {
-	b, err := config.ReadFile(path, config.MaxFileSize)
+	b, err := regularfile.Read(path, config.MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}

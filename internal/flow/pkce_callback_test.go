@@ -9,15 +9,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/otheruser"
+	"authd.dev/authd/internal/regularfile"
 )
 
 func TestMain(m *testing.M) {
@@ -238,7 +239,7 @@ func TestCallbackRefusesOtherUsers(t *testing.T) {
 func TestPageTemplateIsNotAFIFO(t *testing.T) {
 	t.Parallel()
 	fifo := filepath.Join(t.TempDir(), "failure.html")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+	if err := exec.Command("mkfifo", fifo).Run(); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
 	idp := idptest.New(t, idptest.Options{})
@@ -256,7 +257,7 @@ func TestPageTemplateIsNotAFIFO(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if !errors.Is(err, config.ErrNotRegular) || !strings.Contains(err.Error(), "failure_html") {
+		if !errors.Is(err, regularfile.ErrNotRegular) || !strings.Contains(err.Error(), "failure_html") {
 			t.Errorf("login with a FIFO page: %v, want ErrNotRegular", err)
 		}
 	case <-time.After(5 * time.Second):

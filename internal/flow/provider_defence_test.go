@@ -24,6 +24,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"authd.dev/authd/internal/config"
+	"authd.dev/authd/internal/regularfile"
 )
 
 // hostile is a provider on http://127.0.0.1 whose every endpoint is a
@@ -491,7 +492,10 @@ func TestExpiresIn(t *testing.T) {
 		{"null", json.RawMessage("null"), "at", lifetime},
 		{"absent, opaque token", nil, "at", lifetime},
 		{"absent, JWT token", nil, jwtWithExp(inTwoHours), time.Until(inTwoHours)},
-		{"absent, expired JWT token", nil, jwtWithExp(time.Now().Add(-time.Hour)), lifetime},
+		// A JWT's exp is a known end that expires_in cannot extend.
+		{"absent, expired JWT token", nil, jwtWithExp(time.Now().Add(-time.Hour)), -time.Hour},
+		{"1e18, JWT token ending sooner", 1e18, jwtWithExp(time.Now().Add(3 * time.Second)), 3 * time.Second},
+		{"3600, JWT token ending sooner", 3600, jwtWithExp(time.Now().Add(time.Minute)), time.Minute},
 		{"negative, JWT token", -5, jwtWithExp(inTwoHours), time.Until(inTwoHours)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -513,7 +517,7 @@ func TestExpiresIn(t *testing.T) {
 			if got := tok.Expiry.Sub(start); got < tt.want-5*time.Second || got > tt.want+5*time.Second {
 				t.Errorf("expiry in %v, want %v", got, tt.want)
 			}
-			if tok.RefreshIn <= 0 || tok.RefreshIn > time.Until(tok.Expiry)+time.Second {
+			if left := time.Until(tok.Expiry); left > 0 && (tok.RefreshIn <= 0 || tok.RefreshIn > left+time.Second) || left <= 0 && tok.RefreshIn != 0 {
 				t.Errorf("refresh_in 1e18 gave %v, want at most the lifetime %v", tok.RefreshIn, time.Until(tok.Expiry))
 			}
 		})
@@ -707,7 +711,7 @@ func TestCAFileIsNotAFIFO(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err == nil || !errors.Is(err, config.ErrNotRegular) {
+		if err == nil || !errors.Is(err, regularfile.ErrNotRegular) {
 			t.Errorf("ca_file on a FIFO: %v, want ErrNotRegular", err)
 		}
 	case <-time.After(5 * time.Second):

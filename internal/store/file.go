@@ -15,6 +15,8 @@ import (
 
 	"github.com/99designs/keyring"
 	"github.com/mtibben/percent"
+
+	"authd.dev/authd/internal/regularfile"
 )
 
 // PassphraseEnv is the environment variable [PassphraseFrom] reads first.
@@ -32,7 +34,9 @@ func PassphraseFrom(file string) (string, error) {
 		return "", fmt.Errorf("%w: the file keyring needs a passphrase: set %s or keyring.passphrase_file",
 			ErrNoPassphrase, PassphraseEnv)
 	}
-	data, err := os.ReadFile(file)
+	// A passphrase is short; the file must not be a FIFO that blocks the
+	// daemon nor a device that never ends.
+	data, err := regularfile.Read(file, 64<<10)
 	if err != nil {
 		return "", fmt.Errorf("%w: read keyring.passphrase_file: %w (or set %s)", ErrNoPassphrase, err, PassphraseEnv)
 	}

@@ -144,6 +144,10 @@ func TestPassphraseFrom(t *testing.T) {
 		{"nothing", "", "", "", "set AUTHD_KEYRING_PASSPHRASE or keyring.passphrase_file"},
 		{"empty file", "", empty, "", "is empty"},
 		{"missing file", "", filepath.Join(dir, "missing"), "", "no such file"},
+		// A device or a FIFO once grew or blocked the daemon.
+		{"device", "", "/dev/zero", "", "not a regular file"},
+		{"fifo", "", fifo(t, dir), "", "not a regular file"},
+		{"too large", "", write("large", strings.Repeat("x", 65<<10)), "", "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

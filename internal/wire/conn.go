@@ -62,7 +62,8 @@ type Conn struct {
 	started    bool  // the preface and SETTINGS were sent
 	broken     error // why no further call can use the connection
 	nextStream uint32
-	hpack      hpackDecoder
+	hdec       *headerDecoder
+	henc       *headerEncoder
 
 	peerMaxFrame      int   // SETTINGS_MAX_FRAME_SIZE of the server
 	peerInitialWindow int64 // SETTINGS_INITIAL_WINDOW_SIZE of the server
@@ -98,7 +99,8 @@ func newConn(nc net.Conn) *Conn {
 		nc:                nc,
 		frames:            newFrameReader(nc),
 		nextStream:        1,
-		hpack:             newHPACKDecoder(),
+		hdec:              newHeaderDecoder(),
+		henc:              newHeaderEncoder(),
 		peerMaxFrame:      defaultMaxFrameSize,
 		peerInitialWindow: defaultWindowSize,
 		sendWindow:        defaultWindowSize,
@@ -251,7 +253,7 @@ func (c *Conn) call(ctx context.Context, method string, req []byte, streaming bo
 	}
 	start := len(b)
 	b = appendFrameHeader(b, 0, frameHeaders, flagEndHeaders, cl.id)
-	b = appendRequestHeaders(b, path, timeout)
+	b = c.henc.appendRequest(b, path, timeout)
 	blockLen := len(b) - start - frameHeaderLen // < defaultMaxFrameSize, by maxPathLen
 	b[start], b[start+1], b[start+2] = byte(blockLen>>16), byte(blockLen>>8), byte(blockLen)
 	c.wbuf = cl.appendData(b)
@@ -527,19 +529,19 @@ func (cl *call) onSettings(f frame) error {
 func (cl *call) onHeaderBlock(stream uint32, block []byte, endStream bool) error {
 	mine := stream == cl.id && !cl.done
 	t := &cl.trailers
-	err := cl.c.hpack.decode(block, func(hf headerField) {
+	err := cl.c.hdec.decode(block, func(name, value string) {
 		if !mine {
 			return
 		}
-		switch hf.name {
+		switch name {
 		case ":status":
-			t.httpStatus, _ = strconv.Atoi(hf.value)
+			t.httpStatus, _ = strconv.Atoi(value)
 		case "grpc-status":
-			t.hasGRPCStatus, t.grpcStatus = true, hf.value
+			t.hasGRPCStatus, t.grpcStatus = true, value
 		case "grpc-message":
-			t.grpcMessage = hf.value
+			t.grpcMessage = value
 		case "grpc-status-details-bin":
-			t.details = hf.value
+			t.details = value
 		}
 	})
 	if err != nil || !mine {

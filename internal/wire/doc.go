@@ -1,9 +1,12 @@
 // Package wire is a minimal gRPC client for the authd daemon, for programs
 // that must start fast (authc). It speaks HTTP/2 without TLS (h2c, prior
-// knowledge) over the daemon's Unix socket, and encodes authd's messages by
-// hand, so it links neither google.golang.org/grpc nor the protobuf runtime,
-// whose package initialisation costs a short-lived command more than the
-// call itself. A test checks that it stays so.
+// knowledge) over the daemon's Unix socket, with HPACK from
+// golang.org/x/net/http2/hpack, and encodes authd's messages by hand (the
+// protobuf wire format is a hundred lines; protowire would bring the
+// protobuf runtime's internal/detrand, whose init reads the executable at
+// every start). It links neither google.golang.org/grpc nor the protobuf
+// runtime, whose package initialisation costs a short-lived command more
+// than the call itself. A test checks that it stays so.
 //
 // # Calls
 //

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -11,63 +12,16 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-func TestHuffmanDecodeMatchesXNet(t *testing.T) {
-	t.Parallel()
-	inputs := []string{"", "a", "application/grpc", "0", "200", "grpc-status-details-bin"}
-	var all []byte
-	for i := 0; i < 256; i++ {
-		all = append(all, byte(i))
-		inputs = append(inputs, string([]byte{byte(i)}), strings.Repeat(string([]byte{byte(i)}), 3))
-	}
-	inputs = append(inputs, string(all))
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 500 {
-		b := make([]byte, rng.IntN(64))
-		for i := range b {
-			b[i] = byte(rng.IntN(256))
-		}
-		inputs = append(inputs, string(b))
-	}
-	for _, in := range inputs {
-		enc := hpack.AppendHuffmanString(nil, in)
-		got, err := huffmanDecode(nil, enc)
-		if err != nil || string(got) != in {
-			t.Fatalf("huffmanDecode(%x) = %q, %v; want %q", enc, got, err, in)
-		}
-	}
-}
-
-func TestHuffmanDecodeRejectsBadPadding(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		in   []byte
-	}{
-		// '0' is 00000 (5 bits): the 3 padding bits must be ones.
-		{"padding with a zero bit", []byte{0x00}},
-		// A whole byte of ones is padding longer than 7 bits.
-		{"padding of 8 bits", []byte{0x07, 0xff}},
-		// EOS (30 ones) in the string.
-		{"EOS", []byte{0xff, 0xff, 0xff, 0xfc}},
-	}
-	for _, tt := range tests {
-		if got, err := huffmanDecode(nil, tt.in); err == nil {
-			t.Errorf("%s: huffmanDecode(%x) = %q, want an error", tt.name, tt.in, got)
-		}
-	}
-	if got, err := huffmanDecode(nil, []byte{0x07}); err != nil || string(got) != "0" {
-		t.Errorf("huffmanDecode(07) = %q, %v; want \"0\"", got, err)
-	}
-}
-
 // TestHPACKDecoderMatchesXNetEncoder decodes what grpc-go's encoder (x/net
 // hpack) writes: dynamic table entries, evictions, table size updates,
-// Huffman strings and never-indexed fields, over a run of header blocks.
+// Huffman strings and never-indexed fields, over a run of header blocks
+// that share the decoder's table.
 func TestHPACKDecoderMatchesXNetEncoder(t *testing.T) {
 	t.Parallel()
+	type headerField struct{ name, value string }
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
-	dec := newHPACKDecoder()
+	dec := newHeaderDecoder()
 	rng := rand.New(rand.NewPCG(3, 4))
 	for block := range 300 {
 		switch block {
@@ -89,7 +43,7 @@ func TestHPACKDecoderMatchesXNetEncoder(t *testing.T) {
 			}
 		}
 		var got []headerField
-		if err := dec.decode(buf.Bytes(), func(hf headerField) { got = append(got, hf) }); err != nil {
+		if err := dec.decode(buf.Bytes(), func(name, value string) { got = append(got, headerField{name, value}) }); err != nil {
 			t.Fatalf("block %d: %v", block, err)
 		}
 		buf.Reset()
@@ -104,8 +58,26 @@ func TestHPACKDecoderMatchesXNetEncoder(t *testing.T) {
 	}
 }
 
+// encodeFields encodes name, value pairs as grpc-go's encoder does.
+func encodeFields(t *testing.T, enc *hpack.Encoder, buf *bytes.Buffer, fields ...string) []byte {
+	t.Helper()
+	buf.Reset()
+	for i := 0; i < len(fields); i += 2 {
+		if err := enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bytes.Clone(buf.Bytes())
+}
+
 func TestHPACKDecoderRejectsMalformed(t *testing.T) {
 	t.Parallel()
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	huffmanLong := encodeFields(t, enc, &buf, "x", strings.Repeat("0", maxHeaderStringLen+1)) // shorter than the limit, coded
+	if len(huffmanLong) > maxHeaderStringLen {
+		t.Fatalf("Huffman-coded string of %d bytes, want less than %d", len(huffmanLong), maxHeaderStringLen)
+	}
 	tests := []struct {
 		name  string
 		block []byte
@@ -115,40 +87,90 @@ func TestHPACKDecoderRejectsMalformed(t *testing.T) {
 		{"truncated integer", []byte{0xff}},
 		{"truncated string", []byte{0x00, 0x05, 'a'}},
 		{"size update above the limit", []byte{0x3f, 0xe2, 0x1f}}, // 4097
-		{"size update after a field", []byte{0x88, 0x20}},
-		{"integer overflow", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}},
+		{"size update after a field", []byte{0x40, 0x01, 'a', 0x01, 'b', 0x20}},
+		{"integer overflow", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}},
+		{"huffman EOS", []byte{0x00, 0x01, 'a', 0x84, 0xff, 0xff, 0xff, 0xfc}},
+		{"huffman padding of 8 bits", []byte{0x00, 0x01, 'a', 0x82, 0x07, 0xff}},
+		{"huffman padding with a zero bit", []byte{0x00, 0x01, 'a', 0x81, 0x00}},
+		{"literal longer than the limit", []byte{0x00, 0x01, 'a', 0x7f, 0x82, 0x80, 0x40}}, // 1 MiB + 3, not there
+		{"huffman literal longer than the limit", huffmanLong},
 	}
 	for _, tt := range tests {
-		dec := newHPACKDecoder()
-		if err := dec.decode(tt.block, func(headerField) {}); err == nil {
-			t.Errorf("%s: decode(%x) succeeded, want an error", tt.name, tt.block)
+		dec := newHeaderDecoder()
+		if err := dec.decode(tt.block, func(string, string) {}); !errors.Is(err, errHPACK) {
+			t.Errorf("%s: decode(%x) = %v, want an hpack error", tt.name, tt.block[:min(len(tt.block), 16)], err)
 		}
 	}
 }
 
+// TestHPACKHeaderListIsBounded sends many references to a large dynamic
+// table entry: a small block that decodes into more than maxHeaderListSize.
+func TestHPACKHeaderListIsBounded(t *testing.T) {
+	t.Parallel()
+	value := strings.Repeat("v", 4000)
+	size := len("x") + len(value) + 32
+	for _, tt := range []struct {
+		fields int
+		ok     bool
+	}{
+		{maxHeaderListSize / size, true},
+		{maxHeaderListSize/size + 1, false},
+	} {
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		var fields []string
+		for range tt.fields {
+			fields = append(fields, "x", value)
+		}
+		block := encodeFields(t, enc, &buf, fields...)
+		dec := newHeaderDecoder()
+		n := 0
+		err := dec.decode(block, func(name, value string) { n++ })
+		if tt.ok && (err != nil || n != tt.fields) {
+			t.Errorf("%d fields in a block of %d bytes: %d decoded, %v", tt.fields, len(block), n, err)
+		}
+		if !tt.ok && !errors.Is(err, errHPACK) {
+			t.Errorf("%d fields in a block of %d bytes: %v, want an hpack error", tt.fields, len(block), err)
+		}
+	}
+}
+
+// TestRequestHeadersDecodeWithXNet decodes the request blocks of one
+// connection each with a new decoder: a block depends on no earlier one.
 func TestRequestHeadersDecodeWithXNet(t *testing.T) {
 	t.Parallel()
-	block := appendRequestHeaders(nil, "/authd.v1.Broker/GetToken", "1999m")
-	var got []hpack.HeaderField
-	dec := hpack.NewDecoder(4096, func(hf hpack.HeaderField) { got = append(got, hf) })
-	if _, err := dec.Write(block); err != nil {
-		t.Fatal(err)
-	}
-	want := []hpack.HeaderField{
-		{Name: ":method", Value: "POST"},
-		{Name: ":scheme", Value: "http"},
-		{Name: ":path", Value: "/authd.v1.Broker/GetToken"},
-		{Name: ":authority", Value: "localhost"},
-		{Name: "content-type", Value: "application/grpc"},
-		{Name: "te", Value: "trailers"},
-		{Name: "grpc-timeout", Value: "1999m"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i].Name != want[i].Name || got[i].Value != want[i].Value {
-			t.Errorf("field %d = %v, want %v", i, got[i], want[i])
+	enc := newHeaderEncoder()
+	for _, timeout := range []string{"1999m", "", "5S"} {
+		block := enc.appendRequest([]byte("prefix"), "/authd.v1.Broker/GetToken", timeout)
+		if !bytes.HasPrefix(block, []byte("prefix")) {
+			t.Fatalf("appendRequest dropped what it appended to: %q", block)
+		}
+		var got []hpack.HeaderField
+		dec := hpack.NewDecoder(4096, func(hf hpack.HeaderField) { got = append(got, hf) })
+		if _, err := dec.Write(block[len("prefix"):]); err != nil {
+			t.Fatal(err)
+		}
+		if err := dec.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := []hpack.HeaderField{
+			{Name: ":method", Value: "POST"},
+			{Name: ":scheme", Value: "http"},
+			{Name: ":path", Value: "/authd.v1.Broker/GetToken"},
+			{Name: ":authority", Value: "localhost"},
+			{Name: "content-type", Value: "application/grpc"},
+			{Name: "te", Value: "trailers"},
+		}
+		if timeout != "" {
+			want = append(want, hpack.HeaderField{Name: "grpc-timeout", Value: timeout})
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+		for i := range want {
+			if got[i].Name != want[i].Name || got[i].Value != want[i].Value {
+				t.Errorf("field %d = %v, want %v", i, got[i], want[i])
+			}
 		}
 	}
 }
@@ -197,33 +219,6 @@ func TestDecodeGRPCMessage(t *testing.T) {
 	}
 }
 
-func TestConsumeVarint(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in    []byte
-		want  uint64
-		wantN int
-	}{
-		{[]byte{0x00}, 0, 1},
-		{[]byte{0x96, 0x01}, 150, 2},
-		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 1<<64 - 1, 10},
-		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}, 0, -1}, // overflow
-		{[]byte{0x80}, 0, -1}, // truncated
-		{nil, 0, -1},
-	}
-	for _, tt := range tests {
-		got, n := consumeVarint(tt.in)
-		if got != tt.want || n != tt.wantN {
-			t.Errorf("consumeVarint(%x) = %d, %d; want %d, %d", tt.in, got, n, tt.want, tt.wantN)
-		}
-		if n > 0 {
-			if enc := appendVarint(nil, got); !bytes.Equal(enc, tt.in) {
-				t.Errorf("appendVarint(%d) = %x, want %x", got, enc, tt.in)
-			}
-		}
-	}
-}
-
 func TestDecodeBase64(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -234,14 +229,14 @@ func TestDecodeBase64(t *testing.T) {
 		}
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
 			s := enc.EncodeToString(b)
-			got, ok := decodeBase64(s)
-			if !ok || !bytes.Equal(got, b) {
-				t.Fatalf("decodeBase64(%q) = %x, %v; want %x", s, got, ok, b)
+			got, err := decodeBase64(s)
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("decodeBase64(%q) = %x, %v; want %x", s, got, err, b)
 			}
 		}
 	}
-	for _, bad := range []string{"A", "AB=C", "AB===", "A*==", "ABCDE", "AB\n", "AR=="} {
-		if got, ok := decodeBase64(bad); ok {
+	for _, bad := range []string{"A", "AB=C", "AB===", "A*==", "ABCDE", "AB=*"} {
+		if got, err := decodeBase64(bad); err == nil {
 			t.Errorf("decodeBase64(%q) = %x, want a failure", bad, got)
 		}
 	}

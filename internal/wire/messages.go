@@ -408,7 +408,7 @@ func unmarshal(message string, b []byte, fn func(field) error) error {
 
 // maxRepeated bounds the elements of a repeated field: a 4 MiB message of
 // empty elements would otherwise decode into gigabytes of structs.
-const maxRepeated = 10000
+const maxRepeated = 100000
 
 func appendBounded[T any](list *[]T, v T) error {
 	if len(*list) >= maxRepeated {

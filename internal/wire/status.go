@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"encoding/base64"
 	"strconv"
 	"strings"
 )
@@ -159,8 +160,8 @@ func decodeGRPCMessage(s string) string {
 // for its first google.rpc.ErrorInfo. Details that do not decode are
 // ignored: the code and message already say what happened.
 func (s *Status) decodeDetails(v string) {
-	raw, ok := decodeBase64(v)
-	if !ok {
+	raw, err := decodeBase64(v)
+	if err != nil {
 		return
 	}
 	// google.rpc.Status: code = 1, message = 2, repeated Any details = 3;
@@ -225,48 +226,12 @@ func (s *Status) decodeErrorInfo(b []byte) {
 	}
 }
 
-// decodeBase64 decodes standard base64, padded or not: grpc-go leaves the
-// padding out of binary headers, the gRPC spec lets a sender put it in.
-// (Package encoding/base64 would cost its initialisation to every authc
-// command, for the rare error with details.)
-func decodeBase64(s string) ([]byte, bool) {
-	if len(s)%4 == 0 && strings.HasSuffix(s, "==") {
-		s = s[:len(s)-2]
-	} else if len(s)%4 == 0 && strings.HasSuffix(s, "=") {
-		s = s[:len(s)-1]
+// decodeBase64 decodes a binary header value as grpc-go does: standard
+// base64, padded or not (grpc-go leaves the padding out, the gRPC spec lets
+// a sender put it in).
+func decodeBase64(s string) ([]byte, error) {
+	if len(s)%4 == 0 {
+		return base64.StdEncoding.DecodeString(s)
 	}
-	if len(s)%4 == 1 {
-		return nil, false
-	}
-	out := make([]byte, 0, len(s)*3/4)
-	var acc uint
-	var bits uint
-	for i := 0; i < len(s); i++ {
-		var v byte
-		switch c := s[i]; {
-		case 'A' <= c && c <= 'Z':
-			v = c - 'A'
-		case 'a' <= c && c <= 'z':
-			v = c - 'a' + 26
-		case '0' <= c && c <= '9':
-			v = c - '0' + 52
-		case c == '+':
-			v = 62
-		case c == '/':
-			v = 63
-		default:
-			return nil, false
-		}
-		acc = acc<<6 | uint(v)
-		bits += 6
-		if bits >= 8 {
-			bits -= 8
-			out = append(out, byte(acc>>bits))
-			acc &= 1<<bits - 1
-		}
-	}
-	if acc != 0 {
-		return nil, false // the unused bits of the last character must be zero
-	}
-	return out, true
+	return base64.RawStdEncoding.DecodeString(s)
 }

@@ -1,4 +1,8 @@
-package config
+// Package regularfile reads files that outside parties may have swapped
+// for something else: a path in a config file, a passphrase file. [Read]
+// accepts a regular file of bounded size only, and never blocks on a FIFO
+// or reads a device without end.
+package regularfile
 
 import (
 	"errors"
@@ -8,19 +12,14 @@ import (
 	"syscall"
 )
 
-// MaxFileSize bounds every file a profile names (CA bundles, page
-// templates): they are small, and a path such as /dev/zero must not grow the
-// daemon without limit.
-const MaxFileSize = 1 << 20
-
 // ErrNotRegular means a path names a FIFO, a device, a directory or a socket
 // where a regular file was expected.
 var ErrNotRegular = errors.New("not a regular file")
 
-// ReadFile reads the regular file at path, at most max bytes. Anything else
+// Read reads the regular file at path, at most max bytes. Anything else
 // (a FIFO that would block the reader, a device that never ends, a
 // directory) is refused before a byte is read, and so is a larger file.
-func ReadFile(path string, max int64) ([]byte, error) {
+func Read(path string, max int64) ([]byte, error) {
 	// O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
 	// by the Stat below, on the file actually opened.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
