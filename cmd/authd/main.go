@@ -25,6 +25,7 @@ import (
 	"authd.dev/authd/internal/broker"
 	"authd.dev/authd/internal/buildinfo"
 	"authd.dev/authd/internal/config"
+	"authd.dev/authd/internal/server"
 	"authd.dev/authd/internal/socket"
 )
 
@@ -327,7 +328,7 @@ func (d *daemon) Start(service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
 	d.log.Info("serving", "socket", d.socketPath, "config", d.configPath, "version", buildinfo.Version(version), "profiles", strings.Join(d.broker.Profiles(), ","))
-	go func() { d.done <- d.broker.Serve(ctx, ln) }()
+	go func() { d.done <- server.Serve(ctx, d.broker, ln) }()
 	return nil
 }
 

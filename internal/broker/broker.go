@@ -1,23 +1,3 @@
-// Package broker is the heart of the authd daemon: it owns one [Session] per
-// configured profile and serves them over gRPC.
-//
-// # Sessions
-//
-// A [Session] moves through the [State]s logged_out, logging_in, valid,
-// refreshing, expired and needs_login. Whatever the number of callers, at
-// most one login and one refresh token redemption are in flight per session;
-// every caller waits on the shared result with its own deadline, and a caller
-// that gives up does not cancel the work for the others. A rotated refresh
-// token is written to the keyring before any waiter is released. Sessions
-// refresh in the background at 75-85% of a token's lifetime.
-//
-// # Serving
-//
-// [Broker.Serve] answers the authd.v1.Broker API on a Unix socket. Every
-// connection's peer uid is read from the kernel and any other user than the
-// daemon's own is refused, whatever the socket's file mode. Errors carry a
-// machine-readable reason (see [Reason]) so clients can branch on it.
-// Refresh tokens and client secrets never leave the daemon.
 package broker
 
 import (
@@ -34,15 +14,6 @@ import (
 	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/flow"
 	"authd.dev/authd/internal/store"
-)
-
-// Sentinel errors callers branch on.
-var (
-	ErrLoginRequired   = errors.New("login required")
-	ErrLoginTimeout    = errors.New("login timed out")
-	ErrTokenLifetime   = errors.New("the provider's tokens live shorter than asked")
-	ErrInvalidRequest  = errors.New("invalid request")
-	ErrProfileNotFound = config.ErrProfileNotFound
 )
 
 // Store is the keyring as the broker uses it; *store.Keyring implements it.
@@ -299,7 +270,37 @@ func (b *Broker) Session(name string) (*Session, error) {
 	return s, nil
 }
 
-var errInvalidConfig = errors.New("invalid configuration")
+// Logger is where the broker logs; the server that serves it logs there too.
+func (b *Broker) Logger() *slog.Logger { return b.log }
+
+// Info describes the daemon itself, for display.
+type Info struct {
+	Version        string
+	ConfigPath     string
+	DefaultProfile string
+	KeyringBackend string // "" when no keyring is open
+	// ReloadError is why the last reload failed while an earlier config
+	// is still served; nil once a reload succeeds.
+	ReloadError error
+}
+
+// Info describes the broker. The error is why no config could be loaded,
+// when none could: then nothing but Info's version and paths is known.
+func (b *Broker) Info() (Info, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	info := Info{Version: b.opts.Version, ConfigPath: b.opts.ConfigPath, ReloadError: b.reloadErr}
+	if b.cfg != nil {
+		info.DefaultProfile = b.cfg.DefaultProfile
+	}
+	if b.store != nil {
+		info.KeyringBackend = b.store.Backend()
+	}
+	if b.cfgErr != nil {
+		return info, fmt.Errorf("%w: %w", errInvalidConfig, b.cfgErr)
+	}
+	return info, nil
+}
 
 // Profiles lists the configured profile names, sorted.
 func (b *Broker) Profiles() []string {

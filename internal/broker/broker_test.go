@@ -342,24 +342,6 @@ func TestCallbackErrors(t *testing.T) {
 	}
 }
 
-func TestErrorsAreTyped(t *testing.T) {
-	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
-	if _, err := c.Token(ctx, client.TokenOptions{Profile: "nope"}); !errors.Is(err, client.ErrProfileNotFound) {
-		t.Errorf("unknown profile: %v", err)
-	}
-	if _, err := c.Token(ctx, client.TokenOptions{Scopes: []string{"admin"}}); !errors.Is(err, client.ErrInvalidRequest) {
-		t.Errorf("scope outside the profile: %v", err)
-	}
-	d.stop()
-	_, err := c.Token(ctx, client.TokenOptions{})
-	if !errors.Is(err, client.ErrDaemonUnreachable) || !strings.Contains(err.Error(), d.sock) {
-		t.Errorf("daemon down: %v", err)
-	}
-}
-
 // TestTokensNeverLeaveTheDaemon checks every answer for the refresh token.
 func TestRefreshTokenNeverLeavesTheDaemon(t *testing.T) {
 	t.Parallel()

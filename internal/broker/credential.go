@@ -12,44 +12,46 @@ import (
 )
 
 // SetStaticToken stores a token the user hands over (an API key, a CI
-// token) as the session's, with its expiry when it is a JWT. It replaces
-// the session: a stored token is never refreshed.
-func (s *Session) SetStaticToken(ctx context.Context, token string) (*store.Record, error) {
+// token) as the session's, with its expiry when it is a JWT, and returns
+// that expiry (zero: unknown). It replaces the session: a stored token is
+// never refreshed.
+func (s *Session) SetStaticToken(ctx context.Context, token string) (expiry time.Time, err error) {
 	token = strings.TrimSpace(token)
 	if token == "" || strings.ContainsAny(token, " \t\r\n") {
-		return nil, fmt.Errorf("%w: the token is empty or has white space in it", ErrInvalidRequest)
+		return time.Time{}, fmt.Errorf("%w: the token is empty or has white space in it", ErrInvalidRequest)
 	}
 	rec := &store.Record{
-		Issuer: s.profile.Issuer, ClientID: s.profile.ClientID, Source: store.SourceStatic,
+		Issuer: s.profile.Issuer, ClientID: s.profile.ClientID, Source: SourceStatic,
 		AccessToken: token, TokenType: "Bearer", IssuedAt: s.clock.Now(),
 	}
 	if c, ok := jwt.ReadClaims(token); ok {
 		rec.Account, rec.Expiry = c.Account, c.Expiry
 		if !rec.Expiry.IsZero() && !s.validFor(rec.Expiry, 0) {
-			return nil, fmt.Errorf("%w: the token expired at %s", ErrInvalidRequest, rec.Expiry.Local().Format(time.RFC3339))
+			return time.Time{}, fmt.Errorf("%w: the token expired at %s", ErrInvalidRequest, rec.Expiry.Local().Format(time.RFC3339))
 		}
 	}
-	return rec, s.replace(ctx, rec)
+	return rec.Expiry, s.replace(ctx, rec)
 }
 
 // SetClientSecret stores a client_credentials profile's secret, once the
-// provider has accepted it.
-func (s *Session) SetClientSecret(ctx context.Context, secret string) (*store.Record, error) {
+// provider has accepted it, and returns the expiry of the token it got. A
+// secret the provider refuses is a failed login ([flow.ErrLoginFailed]).
+func (s *Session) SetClientSecret(ctx context.Context, secret string) (expiry time.Time, err error) {
 	if s.profile.Flow != config.FlowClientCredentials {
-		return nil, fmt.Errorf("%w: profile %s is not a client_credentials profile (flow = %q)", ErrInvalidRequest, s.profile.Name, s.profile.Flow)
+		return time.Time{}, fmt.Errorf("%w: profile %s is not a client_credentials profile (flow = %q)", ErrInvalidRequest, s.profile.Name, s.profile.Flow)
 	}
 	if secret = strings.TrimSpace(secret); secret == "" {
-		return nil, fmt.Errorf("%w: the client secret is empty", ErrInvalidRequest)
+		return time.Time{}, fmt.Errorf("%w: the client secret is empty", ErrInvalidRequest)
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.providerTimeout())
 	defer cancel()
 	tok, err := s.flow.ClientCredentials(rctx, secret)
 	if err != nil {
-		return nil, fmt.Errorf("profile %s: the provider refused the client secret: %w", s.profile.Name, err)
+		return time.Time{}, refusedSecret(fmt.Errorf("profile %s: the provider refused the client secret: %w", s.profile.Name, err))
 	}
 	rec := s.recordOf(tok, nil)
-	rec.Source, rec.ClientSecret, rec.RefreshToken = store.SourceClientCredentials, secret, ""
-	return rec, s.replace(ctx, rec)
+	rec.Source, rec.ClientSecret, rec.RefreshToken = SourceClientCredentials, secret, ""
+	return rec.Expiry, s.replace(ctx, rec)
 }
 
 // replace makes rec the session's record, written to the keyring first.

@@ -19,11 +19,13 @@ import (
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/broker"
 	"authd.dev/authd/internal/idptest"
+	"authd.dev/authd/internal/server"
 	"authd.dev/authd/internal/socket"
 	"authd.dev/authd/internal/store"
 )
 
-// daemon is a broker serving on a real Unix socket, as authd runs it.
+// daemon is a broker serving on a real Unix socket, as authd runs it: the
+// broker's tests drive it through the client, as users do.
 type daemon struct {
 	t       *testing.T
 	idp     *idptest.Provider
@@ -204,7 +206,7 @@ func (d *daemon) start() {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- d.broker.Serve(ctx, ln) }()
+	go func() { done <- server.Serve(ctx, d.broker, ln) }()
 	b := d.broker
 	d.stop = func() {
 		cancel()

@@ -357,9 +357,9 @@ func (s *Session) attemptLogin(ctx context.Context, run *loginRun) (rec *store.R
 			rec.RefreshToken = ""
 		}
 		if run.kind == loginClientSecret {
-			rec.Source = store.SourceClientCredentials
+			rec.Source = SourceClientCredentials
 		} else {
-			rec.Source, rec.ClientSecret = store.SourceSession, ""
+			rec.Source, rec.ClientSecret = SourceSession, ""
 		}
 		err = s.commitLogin(ctx, run, rec)
 	}

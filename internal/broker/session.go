@@ -33,6 +33,13 @@ const (
 	StateNeedsLogin State = "needs_login"
 )
 
+// The values of store.Record.Source: how a session's token was obtained.
+const (
+	SourceSession           = "session" // a user's login (the default when empty)
+	SourceStatic            = "static"  // a token the user stored as is: never renewed
+	SourceClientCredentials = "client_credentials"
+)
+
 // DefaultMinValid is how long a returned token stays valid when the caller
 // does not say, unless the provider's tokens live less than four times that.
 const DefaultMinValid = time.Minute
@@ -105,6 +112,9 @@ const (
 	refreshMargin = 15 * time.Second
 )
 
+// Profile is the profile the session serves.
+func (s *Session) Profile() *config.Profile { return s.profile }
+
 func storeKey(profile string) string { return "profile:" + profile }
 
 // renewable reports whether the session can get a new access token without
@@ -146,79 +156,79 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 		}
 		return s.mintedToken(ctx, mintKey, req, minValid)
 	}
-	refreshed, loggedIn := false, false // what this call already did
+	var (
+		st         tokenState    // the session as the last decision saw it, and what this call did
+		rec        *store.Record // the record st was read from
+		refreshErr error         // this call's refresh's, when it failed
+	)
 	for {
-		s.mu.Lock()
-		loaded, rec := s.loaded, s.rec
-		s.mu.Unlock()
-		if !loaded {
-			if err := s.load(ctx); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		hasToken := rec != nil && rec.AccessToken != ""
-		minValid := req.MinValid
-		if !explicit {
-			minValid = defaultMinValid(lifetime(rec))
-		}
-		if hasToken && s.validFor(rec.Expiry, minValid) && (!req.ForceRefresh || refreshed || loggedIn) {
-			return tokenOf(rec), nil
-		}
-		if hasToken && (refreshed || loggedIn) {
-			if !explicit && s.validFor(rec.Expiry, 0) {
-				return tokenOf(rec), nil
-			}
-			return nil, s.lifetimeError(rec, minValid)
-		}
-		if lt := lifetime(rec); explicit && hasToken && rec.Source != store.SourceStatic && lt > 0 && minValid >= lt {
-			// A fresh token has shown the provider's lifetime: another
-			// redemption cannot give more, and with rotation each one
-			// costs a refresh token. Asked again after the next refresh.
-			return nil, s.lifetimeError(rec, minValid)
-		}
-		if s.renewable(rec) && !refreshed {
-			if hasToken && s.validFor(rec.Expiry, 0) && s.backingOff() {
-				// The provider is failing and the background retry is
-				// scheduled: serve what is still valid instead of piling
-				// on, unless the caller asked for what it cannot give.
-				if explicit || req.ForceRefresh {
-					return nil, s.unavailableError(rec, s.lastError(), req)
+		// A failed refresh is judged on the snapshot it started from:
+		// what it leaves to do depends on the token it failed to replace.
+		if st.refreshFailed == refreshOK {
+			var loaded bool
+			if st, rec, loaded = s.tokenState(req, st); !loaded {
+				if err := s.load(ctx); err != nil {
+					return nil, err
 				}
-				return tokenOf(rec), nil
-			}
-			refreshed = true
-			err := s.refresh(ctx, rec)
-			switch {
-			case err == nil:
 				continue
-			case errors.Is(err, flow.ErrInvalidGrant):
-				// The grant is gone: a login is the only way on.
-			case hasToken && s.validFor(rec.Expiry, 0) && errors.Is(err, flow.ErrUnavailable):
-				if explicit || req.ForceRefresh {
-					return nil, s.unavailableError(rec, err, req)
-				}
-				s.log.Warn("refresh failed; serving the still-valid token", "profile", s.profile.Name, "err", err)
-				return tokenOf(rec), nil
-			default:
-				return nil, err
 			}
 		}
-		if rec != nil && rec.Source == store.SourceStatic {
-			if hasToken && s.validFor(rec.Expiry, 0) {
-				return tokenOf(rec), nil // nothing can renew it: still valid is the best there is
+		switch act := decide(st); act {
+		case serve:
+			if st.refreshFailed == refreshUnavailable {
+				s.log.Warn("refresh failed; serving the still-valid token", "profile", s.profile.Name, "err", refreshErr)
 			}
+			return tokenOf(rec), nil
+		case refresh:
+			st.refreshed = true
+			if err := s.refresh(ctx, rec); err != nil {
+				refreshErr, st.refreshFailed = err, refreshFailure(err)
+			}
+		case startLogin:
+			if err := s.awaitLogin(ctx, LoginRequest{StartedBy: "a token request"}); err != nil {
+				return nil, err
+			}
+			st.loggedIn = true
+			refreshErr, st.refreshFailed = nil, refreshOK
+		case failLifetime:
+			return nil, s.lifetimeError(rec, st.wantValid())
+		case failUnavailable:
+			return nil, s.unavailableError(rec, cmp.Or(refreshErr, s.lastError()), req)
+		case failRefresh:
+			return nil, refreshErr
+		case failStaticExpired:
 			return nil, fmt.Errorf("profile %s: the stored token expired at %s; store a new one with 'authc login --with-token': %w",
 				s.profile.Name, rec.Expiry.Local().Format(time.RFC3339), ErrLoginRequired)
-		}
-		if loggedIn || !req.Interactive {
+		case failLoginRequired:
 			return nil, fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
+		default:
+			return nil, fmt.Errorf("profile %s: internal error: unknown token action %v", s.profile.Name, act)
 		}
-		if err := s.awaitLogin(ctx, LoginRequest{StartedBy: "a token request"}); err != nil {
-			return nil, err
-		}
-		loggedIn = true
 	}
+}
+
+// tokenState reads what decide needs under the session's lock, keeping
+// what the call did so far from done. loaded is false until the session has
+// been read from the keyring.
+func (s *Session) tokenState(req TokenRequest, done tokenState) (st tokenState, rec *store.Record, loaded bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, now := s.rec, s.clock.Now()
+	st = tokenState{
+		now:         now,
+		renewable:   s.renewable(rec),
+		backingOff:  s.failures > 0 && now.Before(s.nextRefresh),
+		minValid:    req.MinValid,
+		force:       req.ForceRefresh,
+		interactive: req.Interactive,
+		refreshed:   done.refreshed,
+		loggedIn:    done.loggedIn,
+	}
+	if rec != nil {
+		st.hasToken, st.expiry, st.lifetime = rec.AccessToken != "", rec.Expiry, lifetime(rec)
+		st.static = rec.Source == SourceStatic
+	}
+	return st, rec, s.loaded
 }
 
 // lifetimeError explains a provider whose fresh tokens cannot satisfy min_valid.
@@ -402,7 +412,7 @@ func (s *Session) doRefresh(seen *store.Record) error {
 	}
 	next := s.recordOf(tok, rec)
 	if s.profile.Flow == config.FlowClientCredentials {
-		next.Source = store.SourceClientCredentials
+		next.Source = SourceClientCredentials
 	}
 	return s.commit(ctx, next, true)
 }
@@ -557,13 +567,6 @@ func refreshTime(rec *store.Record, now time.Time) time.Time {
 	return at
 }
 
-// backingOff reports whether failed refreshes are being retried on a schedule.
-func (s *Session) backingOff() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failures > 0 && s.clock.Now().Before(s.nextRefresh)
-}
-
 // Logout forgets the session: cancels a login in flight, revokes the
 // refresh token where the provider offers revocation, then deletes the
 // keyring item.
@@ -610,7 +613,7 @@ type Status struct {
 	LastError       error
 	HasRefreshToken bool
 	Failures        int    // consecutive failed refreshes
-	Source          string // where the token comes from; see store.Record.Source
+	Source          string // where the token comes from: SourceSession, SourceStatic or SourceClientCredentials
 }
 
 // Status reads the session's state, loading it from the keyring first.
@@ -624,7 +627,7 @@ func (s *Session) Status(ctx context.Context) Status {
 	}
 	if rec := s.rec; rec != nil {
 		st.Account, st.Expiry, st.HasRefreshToken = rec.Account, rec.Expiry, rec.RefreshToken != ""
-		st.Source = cmp.Or(rec.Source, store.SourceSession)
+		st.Source = cmp.Or(rec.Source, SourceSession)
 	}
 	switch {
 	case s.login != nil:

@@ -21,7 +21,7 @@ type Record struct {
 	Issuer       string    `json:"issuer,omitempty"`
 	ClientID     string    `json:"client_id,omitempty"`
 	Account      string    `json:"account,omitempty"` // subject or e-mail, for display
-	Source       string    `json:"source,omitempty"`  // how the token was obtained: "session" (default), "static", "client_credentials"
+	Source       string    `json:"source,omitempty"`  // how the token was obtained, in the broker's words
 	ClientSecret string    `json:"client_secret,omitempty"`
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	AccessToken  string    `json:"access_token,omitempty"`
@@ -33,13 +33,6 @@ type Record struct {
 	RefreshAt    time.Time `json:"refresh_at,omitempty"` // the provider's hint of when to refresh, if any
 	UpdatedAt    time.Time `json:"updated_at"`
 }
-
-// The values of Record.Source.
-const (
-	SourceSession           = "session" // a user's login (the default when empty)
-	SourceStatic            = "static"  // a token the user stored as is
-	SourceClientCredentials = "client_credentials"
-)
 
 // String describes r with every token replaced by "<redacted>" (or left
 // empty when absent), so that it is safe to log.

@@ -1,4 +1,4 @@
-package broker_test
+package server_test
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // so with every problem of the file, until a reload succeeds.
 func TestStatusShowsFailedReload(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
+	d := newDaemon(t)
 	ctx := testContext(t)
 	c := d.client()
 	orig, err := os.ReadFile(d.config)
@@ -58,11 +58,30 @@ func TestStatusShowsFailedReload(t *testing.T) {
 // not an error of the daemon's.
 func TestWrongClientSecretIsLoginFailed(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
+	d := newDaemon(t)
 	d.addProfile("svc", fmt.Sprintf("issuer = %q\nclient_id = %q\nflow = \"client_credentials\"\nscopes = [\"openid\"]\n",
 		d.idp.Issuer(), idptest.ConfidentialClientID))
 	_, err := d.client().SetClientSecret(testContext(t), "svc", "wrong-secret")
 	if !errors.Is(err, client.ErrLoginFailed) || !strings.Contains(err.Error(), "invalid_client") {
 		t.Errorf("SetClientSecret with a wrong secret: %v; want ErrLoginFailed (LOGIN_FAILED) naming invalid_client", err)
+	}
+}
+
+// Errors reach the client with the reason it branches on.
+func TestErrorsAreTyped(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t)
+	ctx := testContext(t)
+	c := d.client()
+	if _, err := c.Token(ctx, client.TokenOptions{Profile: "nope"}); !errors.Is(err, client.ErrProfileNotFound) {
+		t.Errorf("unknown profile: %v", err)
+	}
+	if _, err := c.Token(ctx, client.TokenOptions{Scopes: []string{"admin"}}); !errors.Is(err, client.ErrInvalidRequest) {
+		t.Errorf("scope outside the profile: %v", err)
+	}
+	d.stop()
+	_, err := c.Token(ctx, client.TokenOptions{})
+	if !errors.Is(err, client.ErrDaemonUnreachable) || !strings.Contains(err.Error(), d.sock) {
+		t.Errorf("daemon down: %v", err)
 	}
 }

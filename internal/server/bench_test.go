@@ -1,4 +1,4 @@
-package broker_test
+package server_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/broker"
 	"authd.dev/authd/internal/idptest"
+	"authd.dev/authd/internal/server"
 	"authd.dev/authd/internal/socket"
 )
 
@@ -46,7 +47,7 @@ func benchBroker(b *testing.B) *client.Client {
 	br := broker.New(broker.Options{ConfigPath: cfg, Version: "bench", KeyringService: "authd-bench"})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- br.Serve(ctx, ln) }()
+	go func() { served <- server.Serve(ctx, br, ln) }()
 	b.Cleanup(func() {
 		cancel()
 		<-served

@@ -1,39 +1,29 @@
-package broker_test
+package server_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 
 	"authd.dev/authd/client"
-	"authd.dev/authd/internal/broker"
-	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/otheruser"
-	"authd.dev/authd/internal/socket"
+	"authd.dev/authd/internal/server"
 )
-
-func TestMain(m *testing.M) {
-	otheruser.Main()
-	os.Exit(m.Run())
-}
 
 // Every string and list of a request is bounded before it reaches a
 // session, a name too long is not echoed, and an oversized audience or
 // scope list never reaches the provider.
 func TestRequestFieldLimits(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
+	d := newDaemon(t)
 	ctx := testContext(t)
 	c := d.client()
 	d.login(ctx, c)
@@ -106,53 +96,20 @@ func TestRequestFieldLimits(t *testing.T) {
 	}
 }
 
-// serveLimited serves an empty broker on a fresh socket with lim, and
-// returns the socket and the broker's log.
-func serveLimited(t *testing.T, lim broker.Limits) (string, *syncBuffer) {
+// serveLimited serves a broker with no profiles on a fresh socket with
+// lim, and returns the socket and the broker's log.
+func serveLimited(t *testing.T, lim server.Limits) (string, *syncBuffer) {
 	t.Helper()
-	sock, logs, _ := serveStoppable(t, lim)
-	return sock, logs
-}
-
-// serveStoppable is serveLimited that also returns a function that stops
-// the server and returns Serve's result.
-func serveStoppable(t *testing.T, lim broker.Limits) (string, *syncBuffer, func() error) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(keyringConfig(t, "file", dir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "run", "authd.sock")
-	ln, err := socket.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	b := broker.New(broker.Options{ConfigPath: cfg, Version: "test", KeyringService: keyringServiceFor(t),
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.ServeLimits(ctx, ln, lim) }()
-	var served error
-	var once sync.Once
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			served = <-done
-			b.Close()
-		})
-		return served
-	}
-	t.Cleanup(func() { stop() })
-	return sock, logs, stop
+	d := serve(t, "", lim)
+	return d.sock, d.logs
 }
 
 // A connection that never begins HTTP/2 does not hold up the daemon's stop
 // until its handshake times out.
 func TestStopWithSilentConnection(t *testing.T) {
 	t.Parallel()
-	sock, _, stop := serveStoppable(t, broker.Limits{IdleTimeout: time.Hour})
+	d := serve(t, "", server.Limits{IdleTimeout: time.Hour})
+	sock, stop := d.sock, d.stop
 	silent, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +175,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // one that spoke HTTP/2 and one that never did.
 func TestIdleConnectionsClosed(t *testing.T) {
 	t.Parallel()
-	sock, _ := serveLimited(t, broker.Limits{IdleTimeout: 200 * time.Millisecond})
+	sock, _ := serveLimited(t, server.Limits{IdleTimeout: 200 * time.Millisecond})
 	silent, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +203,7 @@ func TestIdleConnectionsClosed(t *testing.T) {
 // the burst, while an open one keeps being served.
 func TestConnectionCap(t *testing.T) {
 	t.Parallel()
-	sock, logs := serveLimited(t, broker.Limits{MaxConns: 2})
+	sock, logs := serveLimited(t, server.Limits{MaxConns: 2})
 	ctx := testContext(t)
 	c, err := client.New(client.WithSocket(sock))
 	if err != nil {
@@ -306,7 +263,7 @@ func TestConnectionCap(t *testing.T) {
 // HTTP/2 comes back, even with the socket's modes opened to everyone.
 func TestOtherUserConnectionClosed(t *testing.T) {
 	t.Parallel()
-	sock, logs := serveLimited(t, broker.Limits{})
+	sock, logs := serveLimited(t, server.Limits{})
 	for _, d := range []string{filepath.Dir(filepath.Dir(filepath.Dir(sock))), filepath.Dir(filepath.Dir(sock)), filepath.Dir(sock)} {
 		if err := os.Chmod(d, 0o711); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,35 @@
+// Package server answers the authd.v1.Broker gRPC API on a Unix socket with
+// a [broker.Broker]. It is the daemon's only transport code: the broker
+// knows nothing of gRPC, and this package decides nothing about tokens.
+//
+// # Serving
+//
+// [Serve] (or [ServeLimits]) serves a listener until it is closed or the
+// context ends; calls in flight then get a few seconds to finish.
+//
+// # Peers
+//
+// Every connection's peer uid is read from the kernel (SO_PEERCRED and its
+// equivalents) at accept time, and a connection of any other user than the
+// daemon's own is closed before it gets a byte, whatever the socket's file
+// mode. Every call checks the uid again. The pid names the process that
+// started a login, for the clients that join it.
+//
+// # Limits
+//
+// [Limits] caps the connections open at once and closes idle ones; each
+// connection has a bounded number of calls in flight, and every request
+// field and list is bounded before it reaches the broker, so that no
+// client, nor any number of them, takes the daemon's file descriptors or
+// memory from the others.
+//
+// # Errors
+//
+// Every error is a gRPC status whose google.rpc.ErrorInfo detail carries
+// the reason [broker.ReasonOf] gives (an authd.v1.ErrorReason name) in the
+// domain [ErrorDomain], and a status code that goes with it. A context that
+// ended is the caller's CANCELLED or DEADLINE_EXCEEDED, with no reason.
+//
+// Refresh tokens and client secrets never leave the daemon: no answer
+// carries one.
+package server

@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"authd.dev/authd/internal/broker"
+	pb "authd.dev/authd/proto/authd/v1"
+)
+
+// Limits bound what the server gives its clients, so that no client (and
+// no number of them) can take the daemon's file descriptors or memory from
+// the others. A zero field takes its default.
+type Limits struct {
+	// MaxConns caps the connections open at once (default 512, well
+	// under the usual 1024 file descriptors): more are closed as soon as
+	// they are accepted, and the open ones keep being served.
+	MaxConns int
+	// IdleTimeout closes a connection with no call in progress for this
+	// long, or that has not begun HTTP/2 within it (default 2 minutes).
+	IdleTimeout time.Duration
+}
+
+const (
+	defaultMaxConns    = 512
+	defaultIdleTimeout = 2 * time.Minute
+	// maxStreamsPerConn bounds one connection's calls in flight; a client
+	// needs a handful (a login and a few token requests).
+	maxStreamsPerConn = 64
+	// maxRecvMsgSize is the largest request: one credential at its
+	// limit with room for its envelope. Every other request is tiny.
+	maxRecvMsgSize = maxCredentialLen + 4<<10
+)
+
+// Serve answers the Broker API with b on ln until ln is closed or ctx
+// ends, with the default Limits. When ctx ends, calls in flight get a few
+// seconds to finish. Closing b is the caller's, after Serve returns.
+func Serve(ctx context.Context, b *broker.Broker, ln net.Listener) error {
+	return ServeLimits(ctx, b, ln, Limits{})
+}
+
+// ServeLimits is Serve with lim. Connections from another uid than the
+// daemon's, and those over lim.MaxConns, are closed at accept time, before
+// the server spends anything on them.
+func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Limits) error {
+	if lim.MaxConns <= 0 {
+		lim.MaxConns = defaultMaxConns
+	}
+	if lim.IdleTimeout <= 0 {
+		lim.IdleTimeout = defaultIdleTimeout
+	}
+	srv := newServer(b, lim)
+	gl := &guardedListener{Listener: ln, uid: os.Getuid(), max: int64(lim.MaxConns), log: b.Logger(), conns: map[*peerConn]struct{}{}}
+	stop := context.AfterFunc(ctx, func() {
+		timer := time.AfterFunc(5*time.Second, func() {
+			// Stop waits for connections still in the HTTP/2 handshake,
+			// which only their close ends.
+			gl.closeAll()
+			srv.Stop()
+		})
+		defer timer.Stop()
+		srv.GracefulStop()
+	})
+	defer stop()
+	return srv.Serve(gl)
+}
+
+// newServer returns a gRPC server with the Broker service registered.
+func newServer(b *broker.Broker, lim Limits) *grpc.Server {
+	uid := os.Getuid()
+	srv := grpc.NewServer(
+		grpc.Creds(peerCredentials{uid: uid}),
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := checkPeer(ctx, uid); err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := checkPeer(ss.Context(), uid); err != nil {
+				return err
+			}
+			return h(srv, ss)
+		}),
+		// authc opens a connection per command: keep what each one allocates small.
+		grpc.ReadBufferSize(8<<10),
+		grpc.WriteBufferSize(8<<10),
+		grpc.SharedWriteBuffer(true),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: lim.IdleTimeout}),
+		// A connection that has not begun HTTP/2 is idle too. Not shorter:
+		// authc dials before it reads a client secret from stdin, and the
+		// HTTP/2 preface goes out with its first call, after the paste.
+		grpc.ConnectionTimeout(lim.IdleTimeout),
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		grpc.MaxRecvMsgSize(maxRecvMsgSize),
+	)
+	pb.RegisterBrokerServer(srv, &service{b: b})
+	return srv
+}
+
+type service struct {
+	pb.UnimplementedBrokerServer
+	b *broker.Broker
+}
+
+func (s *service) GetToken(ctx context.Context, req *pb.GetTokenRequest) (*pb.Token, error) {
+	if err := checkTokenRequest(req); err != nil {
+		return nil, toStatus(err)
+	}
+	sess, err := s.b.Session(req.GetProfile())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if d := req.GetMinValid(); d != nil && (d.CheckValid() != nil || d.AsDuration() < 0) {
+		return nil, toStatus(fmt.Errorf("%w: min_valid must be a positive duration", broker.ErrInvalidRequest))
+	}
+	tok, err := sess.Token(ctx, broker.TokenRequest{
+		Scopes:       req.GetScopes(),
+		Audience:     req.GetAudience(),
+		MinValid:     req.GetMinValid().AsDuration(),
+		Interactive:  req.GetInteractive(),
+		ForceRefresh: req.GetForceRefresh(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &pb.Token{
+		AccessToken: tok.AccessToken,
+		TokenType:   tok.TokenType,
+		Expiry:      stamp(tok.Expiry),
+		Scopes:      tok.Scopes,
+		Profile:     sess.Profile().Name,
+	}
+	if req.GetWantIdToken() {
+		out.IdToken = tok.IDToken
+	}
+	return out, nil
+}
+
+func (s *service) Login(req *pb.LoginRequest, stream grpc.ServerStreamingServer[pb.LoginEvent]) error {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return toStatus(err)
+	}
+	sess, err := s.b.Session(req.GetProfile())
+	if err != nil {
+		return toStatus(err)
+	}
+	err = sess.Login(stream.Context(), broker.LoginRequest{
+		Force:     req.GetForce(),
+		Device:    req.GetDevice(),
+		NoBrowser: req.GetNoBrowser(),
+		StartedBy: startedBy(stream.Context()),
+	}, loginStream{stream})
+	if err != nil {
+		return toStatus(err)
+	}
+	return nil
+}
+
+// loginStream sends a login's progress to one client.
+type loginStream struct {
+	stream grpc.ServerStreamingServer[pb.LoginEvent]
+}
+
+func (l loginStream) Joined(startedBy string) error {
+	return l.stream.Send(&pb.LoginEvent{Event: &pb.LoginEvent_Waiting{Waiting: &pb.Waiting{StartedBy: startedBy}}})
+}
+
+func (l loginStream) Prompt(p broker.Prompt) error {
+	if dc := p.Device; dc != nil {
+		ev := &pb.DeviceCode{VerificationUri: dc.VerificationURI, UserCode: dc.UserCode, VerificationUriComplete: dc.VerificationURIComplete, Expires: stamp(dc.Expires)}
+		return l.stream.Send(&pb.LoginEvent{Event: &pb.LoginEvent_DeviceCode{DeviceCode: ev}})
+	}
+	return l.stream.Send(&pb.LoginEvent{Event: &pb.LoginEvent_OpenUrl{OpenUrl: &pb.OpenURL{Url: p.URL, RedirectUri: p.RedirectURI}}})
+}
+
+func (l loginStream) Done(r broker.LoginResult) error {
+	done := &pb.Done{Account: r.Account, AlreadyLoggedIn: r.AlreadyLoggedIn, Expiry: stamp(r.Expiry)}
+	return l.stream.Send(&pb.LoginEvent{Event: &pb.LoginEvent_Done{Done: done}})
+}
+
+func (s *service) Logout(ctx context.Context, req *pb.LogoutRequest) (*pb.LogoutResponse, error) {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return nil, toStatus(err)
+	}
+	names := []string{req.GetProfile()}
+	if req.GetAll() {
+		names = s.b.Profiles()
+	}
+	resp := &pb.LogoutResponse{}
+	for _, name := range names {
+		sess, err := s.b.Session(name)
+		if err != nil {
+			return resp, toStatus(err)
+		}
+		if err := sess.Logout(ctx); err != nil {
+			return resp, toStatus(err)
+		}
+		resp.Profiles = append(resp.Profiles, sess.Profile().Name)
+	}
+	return resp, nil
+}
+
+func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
+	info, err := s.b.Info()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.StatusResponse{
+		Version: info.Version, ConfigPath: info.ConfigPath, Pid: int32(os.Getpid()),
+		DefaultProfile: info.DefaultProfile, KeyringBackend: info.KeyringBackend,
+	}
+	if info.ReloadError != nil {
+		resp.ReloadError = info.ReloadError.Error()
+	}
+	for _, name := range s.b.Profiles() {
+		ps := &pb.ProfileStatus{Name: name}
+		sess, err := s.b.Session(name)
+		if err != nil {
+			ps.LastError = err.Error()
+			resp.Profiles = append(resp.Profiles, ps)
+			continue
+		}
+		st := sess.Status(ctx)
+		ps.Issuer, ps.Flow = st.Profile.Issuer, st.Profile.Flow
+		ps.State, ps.Account, ps.HasRefreshToken = string(st.State), st.Account, st.HasRefreshToken
+		ps.Failures, ps.Source = int32(st.Failures), st.Source
+		ps.Expiry, ps.LastRefresh, ps.NextRefresh = stamp(st.Expiry), stamp(st.LastRefresh), stamp(st.NextRefresh)
+		if st.LastError != nil {
+			ps.LastError = st.LastError.Error()
+		}
+		resp.Profiles = append(resp.Profiles, ps)
+	}
+	return resp, nil
+}
+
+func (s *service) SetCredential(ctx context.Context, req *pb.SetCredentialRequest) (*pb.SetCredentialResponse, error) {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return nil, toStatus(err)
+	}
+	if n := max(len(req.GetAccessToken()), len(req.GetClientSecret())); n > maxCredentialLen {
+		return nil, toStatus(fmt.Errorf("%w: credential too long (%d bytes, at most %d)", broker.ErrInvalidRequest, n, maxCredentialLen))
+	}
+	sess, err := s.b.Session(req.GetProfile())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	var expiry time.Time
+	switch c := req.GetCredential().(type) {
+	case *pb.SetCredentialRequest_AccessToken:
+		expiry, err = sess.SetStaticToken(ctx, c.AccessToken)
+	case *pb.SetCredentialRequest_ClientSecret:
+		expiry, err = sess.SetClientSecret(ctx, c.ClientSecret)
+	default:
+		err = fmt.Errorf("%w: no credential given", broker.ErrInvalidRequest)
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SetCredentialResponse{Profile: sess.Profile().Name, Expiry: stamp(expiry)}, nil
+}
+
+// stamp is t for the API, where no time is no field.
+func stamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
