@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net"
 	"strings"
 	"time"
 
@@ -186,8 +187,15 @@ func explainCall(err error, path string) error {
 		if path == "" {
 			path, _ = socket.Path()
 		}
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" || st != nil {
+			return &daemonError{reason: reasonUnreachable, cause: err,
+				msg: fmt.Sprintf("cannot reach authd at %s (is it running? start it with 'authd run' or 'authd start')", path)}
+		}
+		// Connected, then closed unanswered: a daemon at its connection
+		// limit does that, and a running one is not helped by starting it.
 		return &daemonError{reason: reasonUnreachable, cause: err,
-			msg: fmt.Sprintf("cannot reach authd at %s (is it running? start it with 'authd run' or 'authd start')", path)}
+			msg: fmt.Sprintf("authd at %s closed the connection without answering (at its connection limit? its log says)", path)}
 	}
 	return err
 }

@@ -365,3 +365,28 @@ func errorLines(stderr string) []string {
 	}
 	return out
 }
+
+// A daemon at its connection limit accepts and closes at once: that is not
+// "is it running?", which would send the user to start a second one.
+func TestClosedWithoutAnswer(t *testing.T) {
+	path := shortSocket(t)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Setenv("AUTHD_SOCKET", path)
+	r := runAuthc(t, "status", "--timeout", "5s")
+	if r.code != exitDaemon || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "closed the connection without answering") {
+		t.Errorf("authc status against a daemon that closes at once: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -17,8 +17,10 @@ import (
 // never refreshed.
 func (s *Session) SetStaticToken(ctx context.Context, token string) (expiry time.Time, err error) {
 	token = strings.TrimSpace(token)
-	if token == "" || strings.ContainsAny(token, " \t\r\n") {
-		return time.Time{}, fmt.Errorf("%w: the token is empty or has white space in it", ErrInvalidRequest)
+	// A bearer token is printable ASCII (RFC 6750's b64token); anything else
+	// would be refused on the way out, or reach a terminal or a header raw.
+	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return time.Time{}, fmt.Errorf("%w: the token is empty or has white space, control or non-ASCII characters in it", ErrInvalidRequest)
 	}
 	rec := &store.Record{
 		Issuer: s.profile.Issuer, ClientID: s.profile.ClientID, Source: SourceStatic,

@@ -120,6 +120,12 @@ func TestStaticToken(t *testing.T) {
 	if _, err := c.SetToken(ctx, "", "two words"); !errors.Is(err, client.ErrInvalidRequest) {
 		t.Errorf("malformed token stored: %v", err)
 	}
+	// Control characters would reach a terminal or an HTTP header raw.
+	for _, bad := range []string{"tok\x1b[2Jen", "tok\x00en", "tok\u202een"} {
+		if _, err := c.SetToken(ctx, "", bad); !errors.Is(err, client.ErrInvalidRequest) {
+			t.Errorf("token %q: %v, want an invalid request", bad, err)
+		}
+	}
 	// An opaque token has no expiry and is served as is.
 	if _, err := c.SetToken(ctx, "", "opaque-api-key"); err != nil {
 		t.Fatal(err)

@@ -88,7 +88,7 @@ func TestMinValid(t *testing.T) {
 	}
 
 	_, err := c.Token(ctx, client.TokenOptions{MinValid: 10 * time.Minute})
-	if !isReason(err, "TOKEN_LIFETIME") || !strings.Contains(err.Error(), "less than the 10m0s asked for") {
+	if !isReason(err, "TOKEN_LIFETIME") || !strings.Contains(err.Error(), "not longer than the 10m0s asked for") {
 		t.Errorf("min_valid beyond the provider's lifetime: %v", err)
 	}
 }

@@ -65,7 +65,7 @@ func TestUnsatisfiableMinValidRefreshesNever(t *testing.T) {
 	d.idp.ResetCounts()
 	for range 50 {
 		_, err := c.Token(ctx, client.TokenOptions{MinValid: 10 * time.Minute})
-		if !isReason(err, "TOKEN_LIFETIME") || !strings.Contains(err.Error(), "less than the 10m0s asked for") {
+		if !isReason(err, "TOKEN_LIFETIME") || !strings.Contains(err.Error(), "not longer than the 10m0s asked for") {
 			t.Fatalf("min_valid 10m with 5-minute tokens: %v", err)
 		}
 	}
@@ -104,5 +104,30 @@ func TestOutageExplicitRequests(t *testing.T) {
 	}
 	if _, err := c.Token(ctx, client.TokenOptions{MinValid: 10 * time.Minute}); err != nil {
 		t.Errorf("min_valid the cached token satisfies: %v", err)
+	}
+}
+
+// A refresh that fails for another reason than an unavailable provider (a
+// refused redirect, a 400) keeps that reason while the backoff lasts: the
+// first caller and the next ones are told the same thing.
+func TestBackoffKeepsTheFailuresReason(t *testing.T) {
+	t.Parallel()
+	d, proxy := newProxiedDaemon(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
+	ctx := testContext(t)
+	c := d.client()
+	d.login(ctx, c)
+	proxy.Set(idptest.Fault{Status: 400})
+	d.clock.Sleep(5 * time.Minute) // 15 minutes left
+	var reasons []string
+	for range 3 {
+		_, err := c.Token(ctx, client.TokenOptions{MinValid: 19 * time.Minute})
+		var ce *client.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("min_valid 19m with the token endpoint answering 400: %v", err)
+		}
+		reasons = append(reasons, ce.Reason)
+	}
+	if reasons[0] == "IDP_UNAVAILABLE" || reasons[1] != reasons[0] || reasons[2] != reasons[0] {
+		t.Errorf("reasons of three calls: %v; want the first's (not IDP_UNAVAILABLE) every time", reasons)
 	}
 }

@@ -107,6 +107,9 @@ const (
 	minBackoff    = time.Second
 	maxBackoff    = 5 * time.Minute
 	maxRetryAfter = 15 * time.Minute
+	// minRefreshInterval is the least time between a token's issue and its
+	// background refresh, whatever its lifetime.
+	minRefreshInterval = 5 * time.Second
 	// refreshMargin keeps a proactively refreshed token at least this much
 	// above DefaultMinValid, so default callers never wait.
 	refreshMargin = 15 * time.Second
@@ -237,7 +240,7 @@ func (s *Session) lifetimeError(rec *store.Record, minValid time.Duration) error
 	if lt <= 0 {
 		lt = rec.Expiry.Sub(s.clock.Now())
 	}
-	return fmt.Errorf("%w: profile %s: a fresh token is valid for %s, less than the %s asked for",
+	return fmt.Errorf("%w: profile %s: a fresh token is valid for %s, not longer than the %s asked for",
 		ErrTokenLifetime, s.profile.Name, lt.Round(time.Second), minValid)
 }
 
@@ -249,8 +252,11 @@ func (s *Session) unavailableError(rec *store.Record, cause error, req TokenRequ
 	if req.ForceRefresh {
 		what = "a new token"
 	}
-	if cause == nil || !errors.Is(cause, flow.ErrUnavailable) {
-		cause = fmt.Errorf("%w: %w", flow.ErrUnavailable, cmp.Or(cause, errors.New("refresh failing")))
+	// The backoff follows any failed refresh: a cause that is not the
+	// provider's unavailability (a refused redirect, a bad response) keeps
+	// its own reason, as it had on the call that first met it.
+	if cause == nil {
+		cause = fmt.Errorf("%w: refresh failing", flow.ErrUnavailable)
 	}
 	return fmt.Errorf("profile %s: cannot get %s now; the cached token is still valid for %s: %w",
 		s.profile.Name, what, left, cause)
@@ -563,6 +569,11 @@ func refreshTime(rec *store.Record, now time.Time) time.Time {
 	}
 	if !rec.RefreshAt.IsZero() && rec.RefreshAt.Before(at) {
 		at = rec.RefreshAt
+	}
+	// A provider that issues tokens already expired (or about to) must not
+	// make the background refresh a loop.
+	if floor := rec.IssuedAt.Add(minRefreshInterval); !rec.IssuedAt.IsZero() && at.Before(floor) {
+		at = floor
 	}
 	return at
 }

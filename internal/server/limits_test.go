@@ -175,7 +175,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // one that spoke HTTP/2 and one that never did.
 func TestIdleConnectionsClosed(t *testing.T) {
 	t.Parallel()
-	sock, _ := serveLimited(t, server.Limits{IdleTimeout: 200 * time.Millisecond})
+	sock, _ := serveLimited(t, server.Limits{IdleTimeout: 200 * time.Millisecond, HandshakeTimeout: 200 * time.Millisecond})
 	silent, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -278,5 +278,22 @@ func TestOtherUserConnectionClosed(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "closed connections from another user") || !strings.Contains(logs.String(), "uid=65534") {
 		t.Errorf("no log line names the other user:\n%s", logs)
+	}
+}
+
+// A connection that never begins HTTP/2 is closed after the handshake
+// timeout, long before the idle one: 512 silent connections once held
+// every place under the cap for two minutes.
+func TestSilentConnectionsClosedSoon(t *testing.T) {
+	t.Parallel()
+	sock, _ := serveLimited(t, server.Limits{IdleTimeout: time.Hour, HandshakeTimeout: 200 * time.Millisecond})
+	silent, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, silent); err != nil {
+		t.Fatalf("silent connection not closed: %v", err)
 	}
 }

@@ -24,13 +24,18 @@ type Limits struct {
 	// they are accepted, and the open ones keep being served.
 	MaxConns int
 	// IdleTimeout closes a connection with no call in progress for this
-	// long, or that has not begun HTTP/2 within it (default 2 minutes).
+	// long (default 2 minutes).
 	IdleTimeout time.Duration
+	// HandshakeTimeout closes a connection that has not begun HTTP/2
+	// within it (default 10 seconds): a client sends its preface at once,
+	// and silent connections must not hold places under MaxConns.
+	HandshakeTimeout time.Duration
 }
 
 const (
 	defaultMaxConns    = 512
 	defaultIdleTimeout = 2 * time.Minute
+	defaultHandshake   = 10 * time.Second
 	// maxStreamsPerConn bounds one connection's calls in flight; a client
 	// needs a handful (a login and a few token requests).
 	maxStreamsPerConn = 64
@@ -55,6 +60,9 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 	}
 	if lim.IdleTimeout <= 0 {
 		lim.IdleTimeout = defaultIdleTimeout
+	}
+	if lim.HandshakeTimeout <= 0 {
+		lim.HandshakeTimeout = defaultHandshake
 	}
 	srv := newServer(b, lim)
 	gl := &guardedListener{Listener: ln, uid: os.Getuid(), max: int64(lim.MaxConns), log: b.Logger(), conns: map[*peerConn]struct{}{}}
@@ -94,10 +102,9 @@ func newServer(b *broker.Broker, lim Limits) *grpc.Server {
 		grpc.WriteBufferSize(8<<10),
 		grpc.SharedWriteBuffer(true),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: lim.IdleTimeout}),
-		// A connection that has not begun HTTP/2 is idle too. Not shorter:
-		// authc dials before it reads a client secret from stdin, and the
-		// HTTP/2 preface goes out with its first call, after the paste.
-		grpc.ConnectionTimeout(lim.IdleTimeout),
+		// authc reads a pasted secret before it dials, and sends the
+		// HTTP/2 preface with the call that follows.
+		grpc.ConnectionTimeout(lim.HandshakeTimeout),
 		grpc.MaxConcurrentStreams(maxStreamsPerConn),
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 	)
