@@ -312,11 +312,13 @@ func handleSignals(sig <-chan os.Signal, done <-chan error, reload func(), stop 
 }
 
 func (d *daemon) Start(service.Service) error {
-	if before, now, err := raiseFileLimit(); err != nil {
+	before, files, err := raiseFileLimit()
+	if err != nil {
 		d.log.Debug("cannot raise the open file limit", "limit", before, "err", err)
 	} else {
-		d.log.Debug("open file limit", "was", before, "now", now)
+		d.log.Debug("open file limit", "was", before, "now", files)
 	}
+	limits := server.Limits{MaxConns: server.ConnsForFiles(files)}
 	ln, err := socket.Listen(d.socketPath)
 	if errors.Is(err, socket.ErrInUse) {
 		return fmt.Errorf("authd is already running (socket %s); 'authc status' shows it", d.socketPath)
@@ -328,7 +330,7 @@ func (d *daemon) Start(service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
 	d.log.Info("serving", "socket", d.socketPath, "config", d.configPath, "version", buildinfo.Version(version), "profiles", strings.Join(d.broker.Profiles(), ","))
-	go func() { d.done <- server.Serve(ctx, d.broker, ln) }()
+	go func() { d.done <- server.ServeLimits(ctx, d.broker, ln, limits) }()
 	return nil
 }
 

@@ -47,7 +47,7 @@ func press(sock, profile string, callers int) error {
 			}
 			for ctx.Err() == nil {
 				cctx, cancel := context.WithTimeout(ctx, time.Second)
-				_, err := c.Token(cctx, client.TokenOptions{Profile: profile, MinValid: 2 * time.Hour})
+				_, err := c.Token(cctx, client.TokenOptions{Profile: profile, ForceRefresh: true})
 				cancel()
 				if ctx.Err() != nil {
 					return

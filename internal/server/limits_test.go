@@ -297,3 +297,13 @@ func TestSilentConnectionsClosedSoon(t *testing.T) {
 		t.Fatalf("silent connection not closed: %v", err)
 	}
 }
+
+// The cap follows the file limit: a thousand concurrent authc processes
+// are served where the daemon may open enough files.
+func TestConnsForFiles(t *testing.T) {
+	for files, want := range map[uint64]int{0: 512, 100: 64, 1024: 896, 20000: 16384, 4096: 3968, 1 << 20: 16384} {
+		if got := server.ConnsForFiles(files); got != want {
+			t.Errorf("ConnsForFiles(%d) = %d, want %d", files, got, want)
+		}
+	}
+}

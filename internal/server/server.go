@@ -20,8 +20,9 @@ import (
 // the others. A zero field takes its default.
 type Limits struct {
 	// MaxConns caps the connections open at once (default 512, well
-	// under the usual 1024 file descriptors): more are closed as soon as
-	// they are accepted, and the open ones keep being served.
+	// under the usual 1024 file descriptors; authd sets it from its
+	// file limit with [ConnsForFiles]): more are closed as soon as they
+	// are accepted, and the open ones keep being served.
 	MaxConns int
 	// IdleTimeout closes a connection with no call in progress for this
 	// long (default 2 minutes).
@@ -30,6 +31,20 @@ type Limits struct {
 	// within it (default 10 seconds): a client sends its preface at once,
 	// and silent connections must not hold places under MaxConns.
 	HandshakeTimeout time.Duration
+}
+
+// ConnsForFiles is the connection cap for a daemon allowed files open
+// file descriptors: all but a reserve for the keyring, the provider and
+// the logs, and within [64, 16384]. 0 (unknown) gives the default, 512.
+func ConnsForFiles(files uint64) int {
+	if files == 0 {
+		return defaultMaxConns
+	}
+	const reserve, lo, hi = 128, 64, 16384
+	if files < lo+reserve {
+		return lo
+	}
+	return int(min(files-reserve, hi))
 }
 
 const (
