@@ -93,17 +93,42 @@ type Client struct {
 	// wrongServer is the last dial's refusal of another user's server,
 	// which gRPC reports only as "unavailable".
 	wrongServer atomic.Pointer[error]
+
+	callTimeout, loginTimeout time.Duration
+}
+
+// The deadlines a call gets when its context has none, so that no call
+// waits forever on a daemon that is stopped or stuck.
+const (
+	// CallTimeout bounds a call that the daemon answers on its own.
+	CallTimeout = 30 * time.Second
+	// LoginTimeout bounds a call that may wait for a person to log in
+	// (Login, and Token with Interactive).
+	LoginTimeout = 10 * time.Minute
+)
+
+func withDefaultDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // Option changes how New connects.
 type Option func(*Client)
+
+// WithTimeouts replaces [CallTimeout] and [LoginTimeout], the deadlines of
+// calls whose context has none.
+func WithTimeouts(call, login time.Duration) Option {
+	return func(c *Client) { c.callTimeout, c.loginTimeout = call, login }
+}
 
 // WithSocket connects to path instead of the default socket.
 func WithSocket(path string) Option { return func(c *Client) { c.path = path } }
 
 // New prepares a connection to the daemon; it dials lazily, on first use.
 func New(opts ...Option) (*Client, error) {
-	c := &Client{}
+	c := &Client{callTimeout: CallTimeout, loginTimeout: LoginTimeout}
 	for _, o := range opts {
 		o(c)
 	}
@@ -117,6 +142,15 @@ func New(opts ...Option) (*Client, error) {
 	path := c.path
 	conn, err := grpc.NewClient("passthrough:///authd",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			d := c.callTimeout
+			if r, ok := req.(*pb.GetTokenRequest); ok && r.GetInteractive() {
+				d = c.loginTimeout
+			}
+			ctx, cancel := withDefaultDeadline(ctx, d)
+			defer cancel()
+			return invoke(ctx, method, req, reply, cc, opts...)
+		}),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			// socket.Dial checks the server's uid before gRPC sends a byte.
 			nc, err := socket.Dial(ctx, path)
@@ -220,6 +254,8 @@ type Done struct {
 // Login starts or joins a login and calls on for each step until it ends.
 // It returns nil after the Done event, or the login's error.
 func (c *Client) Login(ctx context.Context, o LoginOptions, on func(LoginEvent)) error {
+	ctx, cancel := withDefaultDeadline(ctx, c.loginTimeout)
+	defer cancel()
 	stream, err := c.broker.Login(ctx, &pb.LoginRequest{Profile: o.Profile, Force: o.Force, Device: o.Device, NoBrowser: o.NoBrowser})
 	if err != nil {
 		return c.wrap(err)
