@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures authd and prints one table: authc start-up against floors,
 # in-process GetToken against a plain gRPC echo service, a refresh storm,
-# the daemon's memory, and isolation between profiles (internal/bench).
+# the daemon's memory, and isolation between profiles (tools/bench).
 #
 # Usage: scripts/bench.sh [--write] [--quick] [--keep]
 #
@@ -42,6 +42,6 @@ bin=$(mktemp -d -t authd-bench-bin.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
 echo "building into $bin" >&2
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/" \
-	./cmd/authd ./cmd/authc ./internal/bench ./internal/bench/floor/hello ./internal/bench/floor/rawclient
+	./cmd/authd ./cmd/authc ./tools/bench ./tools/bench/floor/hello ./tools/bench/floor/rawclient
 
 "$bin/bench" --bin "$bin" --command "scripts/bench.sh $*" "${args[@]}"

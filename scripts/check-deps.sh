@@ -9,7 +9,7 @@
 #    /etc, /opt, /bin, /sbin or /lib they name, and every command or /bin,
 #    /usr/bin path the Go code execs (exec.Command, exec.LookPath and
 #    string literals) must come from a package the list gives to the script
-#    that needs it: Go tests to test, internal/bench to bench, the
+#    that needs it: Go tests to test, tools/bench to bench, the
 #    browserdriver to test and demo. An installed command is traced to its
 #    package with dpkg -S; a missing one must be in the list's "provides".
 #    Go itself, Debian's essential and required packages, the repository's
@@ -52,8 +52,8 @@ script_users() {
 go_users() {
 	case $1 in
 	*_test.go) echo test ;;
-	internal/bench/*) echo bench ;;
-	internal/e2e/browserdriver/*) echo test demo ;;
+	tools/bench/*) echo bench ;;
+	tools/browserdriver/*) echo test demo ;;
 	*) echo test ;;
 	esac
 }
@@ -252,7 +252,7 @@ baseline() { # the package is essential or of required priority
 # Names that are ours or bash's, not a package's.
 declare -A own
 for w in $(compgen -b) $(compgen -k) go; do own[$w]=1; done
-for dir in $(grep -rl --include='*.go' '^package main$' cmd internal | xargs -n 1 dirname | sort -u); do
+for dir in $(grep -rl --include='*.go' '^package main$' cmd internal tools | xargs -n 1 dirname | sort -u); do
 	own[$(basename "$dir")]=1
 done
 

@@ -101,7 +101,7 @@ mkdir -p "$work/bin"
 # go build -v names each package it compiles: count them, on one line that
 # is rewritten on a terminal, one line per 50 otherwise; anything else (a
 # compile error) passes through.
-go build -v -o "$work/bin/" ./cmd/authd ./cmd/authc ./cmd/devidp ./internal/e2e/browserdriver 2>&1 |
+go build -v -o "$work/bin/" ./cmd/authd ./cmd/authc ./tools/devidp ./tools/browserdriver 2>&1 |
 	awk -v tty="$([ -t 1 ] && echo 1)" '
 		function compiled() { return "    compiled " n " package" (n == 1 ? "" : "s") }
 		/^[^ \t:]+$/ {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check of authd on a fresh machine: installs what the tests need,
-# then go vet, the generated-code check, and all tests with -race, inside a
-# network namespace that has only loopback (the provider, the daemon and
-# Chromium talk over 127.0.0.1; nothing can leave the machine), on a private
-# D-Bus session with gnome-keyring for the Secret Service tests.
+# then go vet, go build and go vet for darwin and windows, the generated-code
+# check, and all tests with -race, inside a network namespace that has only
+# loopback (the provider, the daemon and Chromium talk over 127.0.0.1;
+# nothing can leave the machine), on a private D-Bus session with
+# gnome-keyring for the Secret Service tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,12 @@ scripts/check-deps.sh test
 
 echo "== go vet"
 go vet ./...
+
+echo "== cross-builds"
+for goos in darwin windows; do
+	GOOS=$goos go build ./...
+	GOOS=$goos go vet ./...
+done
 
 echo "== generated code"
 before=$(mktemp -d)

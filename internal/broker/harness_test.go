@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/broker"
 	"authd.dev/authd/internal/idptest"
@@ -137,12 +135,7 @@ func keyringConfig(t *testing.T, backend, dir string) string {
 		}
 		return fmt.Sprintf("[keyring]\nbackend = \"file\"\nfile_dir = %q\npassphrase_file = %q\n", filepath.Join(dir, "keyring"), pass)
 	case "keyctl":
-		t.Cleanup(func() {
-			name := keyringServiceFor(t)
-			if id, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", name, 0); err == nil {
-				_, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
-			}
-		})
+		unlinkKeyctlOnCleanup(t)
 		return "[keyring]\nbackend = \"keyctl\"\n"
 	}
 	t.Fatalf("unknown backend %s", backend)

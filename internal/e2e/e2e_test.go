@@ -87,7 +87,7 @@ func buildAndRun(m *testing.M) int {
 	if raceEnabled() {
 		args = append(args, "-race")
 	}
-	args = append(args, "authd.dev/authd/cmd/authd", "authd.dev/authd/cmd/authc", "authd.dev/authd/internal/e2e/browserdriver")
+	args = append(args, "authd.dev/authd/cmd/authd", "authd.dev/authd/cmd/authc", "authd.dev/authd/tools/browserdriver")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, goTool(), args...).CombinedOutput()

@@ -5,7 +5,7 @@
 //
 // In a test, [New] starts a [Provider] on 127.0.0.1 with an ephemeral port
 // and closes it when the test ends; [Start] does the same for programs
-// (cmd/devidp). [Provider.Issuer] is the URL for OIDC discovery. [Options]
+// (tools/devidp). [Provider.Issuer] is the URL for OIDC discovery. [Options]
 // set token lifetimes, the device flow's timing and the users; the zero
 // value has one user, [DefaultUsername] with [DefaultPassword].
 //

@@ -1,18 +1,21 @@
+//go:build linux
+
 // Command bench measures authd against floors and targets and prints one
 // table: scripts/bench.sh builds the binaries and runs it.
 //
-//	go run ./internal/bench [--bin DIR] [--write BENCHMARKS.md] [--quick] [--keep] [--sections 1,3]
+//	go run ./tools/bench [--bin DIR] [--write BENCHMARKS.md] [--quick] [--keep] [--sections 1,3]
 //
 // Everything runs on this machine: the test OpenID provider of
 // internal/idptest and small proxies on 127.0.0.1, the real authd binary as a
 // subprocess on a Unix socket (so that its RSS can be read from /proc), and
 // echo servers on Unix sockets. Every process the bench starts is stopped
-// when it ends.
+// when it ends. It runs on Linux only: it reads /proc, ties its children's
+// lives to its own (Pdeathsig) and stops the daemon with SIGSTOP.
 //
 // # Sections
 //
 //  1. `authc token` on a cached token, whole-process time with hyperfine,
-//     beside two floors built from internal/bench/floor: a static binary
+//     beside two floors built from tools/bench/floor: a static binary
 //     that prints a string, and a raw Unix-socket request/response.
 //  2. GetToken through the client package, 1, 64 and 256 concurrent callers,
 //     beside a plain grpc-go echo service with the same client settings.
@@ -121,7 +124,7 @@ var quickPlan = plan{
 func run() error {
 	binDir := flag.String("bin", "", "directory with authd, authc, hello and rawclient built with the release flags (default: build them)")
 	write := flag.String("write", "", "write the results into this markdown file (its generated block)")
-	command := flag.String("command", "go run ./internal/bench", "the command line to record with the results")
+	command := flag.String("command", "go run ./tools/bench", "the command line to record with the results")
 	quick := flag.Bool("quick", false, "a short smoke run; its figures are not comparable")
 	keep := flag.Bool("keep", false, "keep the work directory (configs, daemon logs, hyperfine JSON)")
 	only := flag.String("sections", "1,2,3,4,5", "the sections to run, comma-separated")

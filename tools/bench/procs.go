@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -30,8 +32,8 @@ import (
 var binaries = []struct{ name, pkg string }{
 	{"authd", "./cmd/authd"},
 	{"authc", "./cmd/authc"},
-	{"hello", "./internal/bench/floor/hello"},
-	{"rawclient", "./internal/bench/floor/rawclient"},
+	{"hello", "./tools/bench/floor/hello"},
+	{"rawclient", "./tools/bench/floor/rawclient"},
 }
 
 // buildFlags are the release build's: static, no paths, no symbols.
