@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"authd.dev/authd/internal/otheruser"
 )
@@ -60,6 +61,19 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 	ln.Close()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("stale socket not left behind: %v", err)
+	}
+	// A child another test forks at this moment holds a copy of the
+	// listening descriptor until it execs: wait until the socket is
+	// really dead, as a killed daemon's is.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the closed listener still accepts connections")
+		}
 	}
 	ln2, err := Listen(path)
 	if err != nil {
