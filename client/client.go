@@ -15,7 +15,9 @@
 //
 // Errors carry the daemon's reason; test them with errors.Is against
 // [ErrLoginRequired], [ErrProfileNotFound], [ErrDaemonUnreachable],
-// [ErrProviderUnavailable] and the others, or read the [*Error].
+// [ErrProviderUnavailable] and the others, or read the [*Error]'s
+// [api.Reason]; package api's table (api.Reasons) says what each reason
+// means and which sentinel it matches.
 //
 // # Socket
 //
@@ -40,43 +42,34 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/socket"
 	pb "authd.dev/authd/proto/authd/v1"
 )
 
-// Conditions a caller may branch on, matched with errors.Is.
+// Conditions a caller may branch on, matched with errors.Is: those of
+// package api's table (api.Reasons), which says which reasons each one
+// stands for.
 var (
-	ErrDaemonUnreachable   = errors.New("authd is not running")
-	ErrLoginRequired       = errors.New("login required")
-	ErrProfileNotFound     = errors.New("profile not found")
-	ErrProviderUnavailable = errors.New("identity provider unavailable")
-	ErrLoginFailed         = errors.New("login failed")
-	ErrKeyring             = errors.New("keyring unavailable")
-	ErrInvalidConfig       = errors.New("invalid configuration")
-	ErrPermissionDenied    = errors.New("permission denied")
-	ErrInvalidRequest      = errors.New("invalid request")
+	ErrDaemonUnreachable   = api.ErrDaemonUnreachable
+	ErrLoginRequired       = api.ErrLoginRequired
+	ErrProfileNotFound     = api.ErrProfileNotFound
+	ErrProviderUnavailable = api.ErrProviderUnavailable
+	ErrLoginFailed         = api.ErrLoginFailed
+	ErrKeyring             = api.ErrKeyring
+	ErrInvalidConfig       = api.ErrInvalidConfig
+	ErrPermissionDenied    = api.ErrPermissionDenied
+	ErrInvalidRequest      = api.ErrInvalidRequest
+	ErrTokenLifetime       = api.ErrTokenLifetime
 	// ErrWrongServer is a socket served by another user's process (root
 	// included): the client refused it before sending anything.
 	ErrWrongServer = socket.ErrWrongServer
 )
 
-var reasonErrors = map[string]error{
-	pb.ErrorReason_LOGIN_REQUIRED.String():      ErrLoginRequired,
-	pb.ErrorReason_PROFILE_NOT_FOUND.String():   ErrProfileNotFound,
-	pb.ErrorReason_IDP_UNAVAILABLE.String():     ErrProviderUnavailable,
-	pb.ErrorReason_LOGIN_FAILED.String():        ErrLoginFailed,
-	pb.ErrorReason_LOGIN_TIMEOUT.String():       ErrLoginFailed,
-	pb.ErrorReason_KEYRING_LOCKED.String():      ErrKeyring,
-	pb.ErrorReason_KEYRING_UNAVAILABLE.String(): ErrKeyring,
-	pb.ErrorReason_INVALID_CONFIG.String():      ErrInvalidConfig,
-	pb.ErrorReason_PERMISSION_DENIED.String():   ErrPermissionDenied,
-	pb.ErrorReason_INVALID_REQUEST.String():     ErrInvalidRequest,
-}
-
 // Error is an error answered by the daemon, or the failure to reach it.
 type Error struct {
-	Reason  string // the daemon's ErrorReason name, or "DAEMON_UNREACHABLE" or "WRONG_SERVER"
-	Message string // the daemon's explanation
+	Reason  api.Reason // the daemon's reason, or api.DaemonUnreachable or api.WrongServer
+	Message string     // the daemon's explanation
 	kind    error
 }
 
@@ -284,8 +277,6 @@ func (c *Client) Login(ctx context.Context, o LoginOptions, on func(LoginEvent))
 			}
 			on(LoginEvent{Done: d})
 			return nil
-		case *pb.LoginEvent_Failed:
-			return &Error{Reason: e.Failed.GetReason(), Message: e.Failed.GetMessage(), kind: reasonErrors[e.Failed.GetReason()]}
 		}
 	}
 }
@@ -340,20 +331,21 @@ func (c *Client) wrap(err error) error {
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return &Error{Reason: info.GetReason(), Message: st.Message(), kind: reasonErrors[info.GetReason()]}
+			r := api.Reason(info.GetReason())
+			return &Error{Reason: r, Message: st.Message(), kind: r.Info().Err}
 		}
 	}
 	switch st.Code() {
 	case codes.Unavailable:
 		if wrong := c.wrongServer.Load(); wrong != nil {
-			return &Error{Reason: "WRONG_SERVER", Message: (*wrong).Error(), kind: ErrWrongServer}
+			return &Error{Reason: api.WrongServer, Message: (*wrong).Error(), kind: ErrWrongServer}
 		}
-		return &Error{Reason: "DAEMON_UNREACHABLE", kind: ErrDaemonUnreachable,
-			Message: fmt.Sprintf("cannot reach authd at %s (is it running? start it with 'authd run' or 'authd start')", c.path)}
+		return &Error{Reason: api.DaemonUnreachable, kind: ErrDaemonUnreachable,
+			Message: fmt.Sprintf("cannot reach authd at %s (%s)", c.path, api.DaemonUnreachable.Info().Hint)}
 	case codes.Canceled:
 		return fmt.Errorf("%s: %w", st.Message(), context.Canceled)
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%s: %w", st.Message(), context.DeadlineExceeded)
 	}
-	return &Error{Reason: st.Code().String(), Message: st.Message()}
+	return &Error{Reason: api.Reason(st.Code().String()), Message: st.Message()}
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/buildinfo"
 	"authd.dev/authd/internal/wire"
 	pb "authd.dev/authd/proto/authd/v1"
@@ -56,7 +57,7 @@ func TestHelpEveryCommand(t *testing.T) {
 		for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {"help", name}} {
 			r := runAuthc(t, args...)
 			usageLine := strings.TrimSpace("Usage: authc " + name + " " + cmd.args)
-			if r.code != exitOK || r.stderr != "" || !strings.HasPrefix(r.stdout, usageLine+"\n\n"+cmd.summary+"\n") {
+			if r.code != api.ExitOK || r.stderr != "" || !strings.HasPrefix(r.stdout, usageLine+"\n\n"+cmd.summary+"\n") {
 				t.Errorf("authc %v: exit %d\nstdout: %q\nstderr: %q\nwant exit 0, and on stdout %q and %q", args, r.code, r.stdout, r.stderr, usageLine, cmd.summary)
 			}
 		}
@@ -70,7 +71,7 @@ func TestHelpEveryCommand(t *testing.T) {
 	}
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		r := runAuthc(t, args...)
-		if r.code != exitOK || r.stderr != "" || r.stdout != usage() {
+		if r.code != api.ExitOK || r.stderr != "" || r.stdout != usage() {
 			t.Errorf("authc %v: exit %d, stderr %q; want the usage on stdout, exit 0", args, r.code, r.stderr)
 		}
 	}
@@ -102,7 +103,7 @@ func TestUsageErrorsOnce(t *testing.T) {
 		{[]string{"frobnicate"}, `"frobnicate"`},
 	} {
 		r := runAuthc(t, tt.args...)
-		if r.code != exitUsage || r.stdout != "" || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, tt.say) || !strings.Contains(r.stderr, "'authc help") {
+		if r.code != api.ExitUsage || r.stdout != "" || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, tt.say) || !strings.Contains(r.stderr, "'authc help") {
 			t.Errorf("authc %v: exit %d, stdout %q, stderr %q; want exit 2 and one line naming %s", tt.args, r.code, r.stdout, r.stderr, tt.say)
 		}
 	}
@@ -112,7 +113,7 @@ func TestVersion(t *testing.T) {
 	noDaemon(t)
 	want := "authc " + buildinfo.Version("") + "\n"
 	for _, args := range [][]string{{"--version"}, {"version"}} {
-		if r := runAuthc(t, args...); r.code != exitOK || r.stdout != want || r.stdout == "authc dev\n" {
+		if r := runAuthc(t, args...); r.code != api.ExitOK || r.stdout != want || r.stdout == "authc dev\n" {
 			t.Errorf("authc %v: exit %d, stdout %q; want %q", args, r.code, r.stdout, want)
 		}
 	}
@@ -129,12 +130,12 @@ func TestInterruptedMessage(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&daemonError{reason: reasonInterrupted, msg: "interrupted", cause: context.Canceled}, "interrupted"},
+		{&daemonError{reason: api.Interrupted, msg: "interrupted", cause: context.Canceled}, "interrupted"},
 		{errInterrupted, "interrupted"},
 		{fmt.Errorf("call: %w", context.Canceled), "call"},
 		{fmt.Errorf("login cancelled: %w", context.Canceled), "login cancelled"},
-		{fmt.Errorf("login cancelled: %w", &daemonError{reason: reasonInterrupted, msg: "interrupted", cause: context.Canceled}), "login cancelled"},
-		{&daemonError{reason: reasonInterrupted, msg: "login cancelled"}, "login cancelled"},
+		{fmt.Errorf("login cancelled: %w", &daemonError{reason: api.Interrupted, msg: "interrupted", cause: context.Canceled}), "login cancelled"},
+		{&daemonError{reason: api.Interrupted, msg: "login cancelled"}, "login cancelled"},
 		{errors.New("unrelated failure"), "interrupted"},
 	} {
 		if got := interruptedMessage(tt.err); got != tt.want {
@@ -191,8 +192,7 @@ func TestSignalEndsStuckCommand(t *testing.T) {
 // A login the provider cannot be reached for is not retried by authd: the
 // hint that fits a token call must not appear.
 func TestProviderUnavailableHints(t *testing.T) {
-	unavailable := &pb.LoginEvent{Event: &pb.LoginEvent_Failed{Failed: &pb.Failed{
-		Reason: wire.ReasonIDPUnavailable, Message: "login work: discovery: identity provider unavailable: dial tcp: connection refused"}}}
+	unavailable := daemonStatus(codes.Unavailable, api.IDPUnavailable, "login work: discovery: identity provider unavailable: dial tcp: connection refused")
 	for _, tt := range []struct {
 		name   string
 		daemon *fakeDaemon
@@ -200,23 +200,23 @@ func TestProviderUnavailableHints(t *testing.T) {
 		want   string
 		not    string
 	}{
-		{"login", &fakeDaemon{events: []*pb.LoginEvent{unavailable}}, []string{"login", "--no-browser"}, "then run 'authc login' again", "retries on its own"},
+		{"login", &fakeDaemon{end: unavailable}, []string{"login", "--no-browser"}, "then run 'authc login' again", "retries on its own"},
 		{"login started by token", &fakeDaemon{
 			token: func(context.Context) (*pb.Token, error) {
-				return nil, daemonStatus(codes.Unauthenticated, wire.ReasonLoginRequired, "login required")
+				return nil, daemonStatus(codes.Unauthenticated, api.LoginRequired, "login required")
 			},
-			events: []*pb.LoginEvent{unavailable},
+			end: unavailable,
 		}, []string{"token", "--login"}, "then run 'authc login' again", "retries on its own"},
 		{"token", &fakeDaemon{token: func(context.Context) (*pb.Token, error) {
-			return nil, daemonStatus(codes.Unavailable, wire.ReasonIDPUnavailable, "refresh work: identity provider unavailable")
+			return nil, daemonStatus(codes.Unavailable, api.IDPUnavailable, "refresh work: identity provider unavailable")
 		}}, []string{"token", "--no-login"}, "authd retries on its own", "authc login"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			serve(t, tt.daemon)
 			r := runAuthc(t, tt.args...)
 			errs := errorLines(r.stderr)
-			if r.code != exitProvider || len(errs) != 1 || !strings.Contains(errs[0], tt.want) || strings.Contains(errs[0], tt.not) {
-				t.Errorf("authc %v: exit %d, stderr %q; want exit %d and one error line with %q, without %q", tt.args, r.code, r.stderr, exitProvider, tt.want, tt.not)
+			if r.code != api.ExitProvider || len(errs) != 1 || !strings.Contains(errs[0], tt.want) || strings.Contains(errs[0], tt.not) {
+				t.Errorf("authc %v: exit %d, stderr %q; want exit %d and one error line with %q, without %q", tt.args, r.code, r.stderr, api.ExitProvider, tt.want, tt.not)
 			}
 		})
 	}
@@ -237,27 +237,26 @@ func TestClientSecretHint(t *testing.T) {
 		args   []string
 	}{
 		{"token", &fakeDaemon{status: svcStatus, token: func(context.Context) (*pb.Token, error) {
-			return nil, daemonStatus(codes.Unauthenticated, wire.ReasonLoginRequired, "profile svc: login required")
+			return nil, daemonStatus(codes.Unauthenticated, api.LoginRequired, "profile svc: login required")
 		}}, []string{"token", "-p", "svc", "--no-login"}},
-		{"login", &fakeDaemon{status: svcStatus, events: []*pb.LoginEvent{{Event: &pb.LoginEvent_Failed{Failed: &pb.Failed{
-			Reason:  wire.ReasonLoginRequired,
-			Message: "login svc: profile svc has no client secret: store it with '" + fix + "': login required",
-		}}}}}, []string{"login", "-p", "svc", "--no-browser"}},
+		{"login", &fakeDaemon{status: svcStatus, end: daemonStatus(codes.Unauthenticated, api.LoginRequired,
+			"login svc: profile svc has no client secret: store it with '"+fix+"': login required")},
+			[]string{"login", "-p", "svc", "--no-browser"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			serve(t, tt.daemon)
 			r := runAuthc(t, tt.args...)
 			errs := errorLines(r.stderr)
-			if r.code != exitLoginRequired || len(errs) != 1 || !strings.Contains(errs[0], fix) || strings.Count(errs[0], "authc login") != 1 {
-				t.Errorf("authc %v: exit %d, stderr %q; want exit %d and one line naming only %q", tt.args, r.code, r.stderr, exitLoginRequired, fix)
+			if r.code != api.ExitLoginRequired || len(errs) != 1 || !strings.Contains(errs[0], fix) || strings.Count(errs[0], "authc login") != 1 {
+				t.Errorf("authc %v: exit %d, stderr %q; want exit %d and one line naming only %q", tt.args, r.code, r.stderr, api.ExitLoginRequired, fix)
 			}
 		})
 	}
 	// A browser profile keeps the plain hint.
 	serve(t, &fakeDaemon{status: svcStatus, token: func(context.Context) (*pb.Token, error) {
-		return nil, daemonStatus(codes.Unauthenticated, wire.ReasonLoginRequired, "profile work: login required")
+		return nil, daemonStatus(codes.Unauthenticated, api.LoginRequired, "profile work: login required")
 	}})
-	if r := runAuthc(t, "token", "-p", "work", "--no-login"); !strings.HasSuffix(r.stderr, "; run 'authc login -p work'\n") {
+	if r := runAuthc(t, "token", "-p", "work", "--no-login"); !strings.HasSuffix(r.stderr, " (run 'authc login -p work')\n") {
 		t.Errorf("authc token -p work: %q", r.stderr)
 	}
 }
@@ -270,14 +269,14 @@ func TestSocketPermissionDenied(t *testing.T) {
 	dialErr := fmt.Errorf("%w: %w", wire.ErrUnavailable, &net.OpError{Op: "dial", Net: "unix",
 		Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", syscall.EACCES)})
 	code, msg := explain(explainCall(dialErr, path))
-	if code != exitPermission || !strings.Contains(msg, "permission denied") || !strings.Contains(msg, path) ||
+	if code != api.ExitPermission || !strings.Contains(msg, "permission denied") || !strings.Contains(msg, path) ||
 		strings.Contains(msg, "is it running") || strings.Contains(msg, "\n") {
-		t.Errorf("explain(EACCES on dial) = %d %q; want %d and one line naming the socket", code, msg, exitPermission)
+		t.Errorf("explain(EACCES on dial) = %d %q; want %d and one line naming the socket", code, msg, api.ExitPermission)
 	}
 	// The daemon that is just not there stays exit 4.
 	noEnt := fmt.Errorf("%w: %w", wire.ErrUnavailable, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)})
-	if code, msg := explain(explainCall(noEnt, path)); code != exitDaemon || !strings.Contains(msg, "is it running") {
-		t.Errorf("explain(ENOENT on dial) = %d %q; want %d", code, msg, exitDaemon)
+	if code, msg := explain(explainCall(noEnt, path)); code != api.ExitDaemon || !strings.Contains(msg, "is it running") {
+		t.Errorf("explain(ENOENT on dial) = %d %q; want %d", code, msg, api.ExitDaemon)
 	}
 }
 
@@ -308,15 +307,15 @@ func TestInspectStdin(t *testing.T) {
 		Claims map[string]any    `json:"claims"`
 		Times  map[string]string `json:"times"`
 	}
-	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Claims["sub"] != "alice" || out.Times["exp"] != "2023-11-14T22:13:20Z" {
+	if r.code != api.ExitOK || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Claims["sub"] != "alice" || out.Times["exp"] != "2023-11-14T22:13:20Z" {
 		t.Errorf("authc inspect - with a JWT on stdin: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 	withStdin(t, strings.Repeat("a", maxStdin+1), func() { r = runAuthc(t, "inspect", "-") })
-	if r.code != exitError || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "longer than 64 KiB") {
+	if r.code != api.ExitError || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "longer than 64 KiB") {
 		t.Errorf("authc inspect - with 64 KiB + 1 on stdin: exit %d, stderr %q; want exit 1 and one line", r.code, r.stderr)
 	}
 	withStdin(t, "\n", func() { r = runAuthc(t, "inspect", "-") })
-	if r.code != exitUsage || !strings.Contains(r.stderr, "no token on stdin") {
+	if r.code != api.ExitUsage || !strings.Contains(r.stderr, "no token on stdin") {
 		t.Errorf("authc inspect - with nothing on stdin: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -349,7 +348,7 @@ func TestStatusText(t *testing.T) {
 	st := statusWithProblems(now)
 	serve(t, &fakeDaemon{status: func(context.Context) (*pb.StatusResponse, error) { return st, nil }})
 	r := runAuthc(t, "status")
-	if r.code != exitOK {
+	if r.code != api.ExitOK {
 		t.Fatalf("authc status: exit %d, stderr %q", r.code, r.stderr)
 	}
 	for _, want := range []string{
@@ -479,7 +478,7 @@ func TestStoreCredentialRefusesBadInput(t *testing.T) {
 	} {
 		var r runResult
 		withStdin(t, tt.stdin, func() { r = runAuthc(t, "login", "--with-token") })
-		if r.code == exitOK || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "reach authd") {
+		if r.code == api.ExitOK || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "reach authd") {
 			t.Errorf("%s: exit %d, stderr %q; want one line saying %q, before any call to authd", tt.name, r.code, r.stderr, tt.want)
 		}
 	}

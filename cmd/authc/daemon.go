@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/socket"
 	"authd.dev/authd/internal/wire"
 )
@@ -19,21 +20,14 @@ import (
 // start-up would cost every 'authc token' more than the call itself. Go
 // programs use the client package instead.
 
-// daemonError is an error answered by the daemon, or the failure to reach it.
+// daemonError is an error answered by the daemon, or the failure to reach
+// it (a reason of package api's that only clients give).
 type daemonError struct {
-	reason string // the daemon's ErrorReason, or one of the reasons below
+	reason api.Reason
 	msg    string // the daemon's text: printed through printable only
-	hint   string // for LOGIN_REQUIRED, the command that logs in, when authc knows better than 'authc login'
+	hint   string // replaces the reason's hint (api.ReasonInfo.Hint), when authc knows better
 	cause  error
 }
-
-// Reasons for failures that happen before the daemon can answer.
-const (
-	reasonUnreachable  = "DAEMON_UNREACHABLE"
-	reasonInterrupted  = "INTERRUPTED"
-	reasonWrongServer  = "WRONG_SERVER"
-	reasonSocketDenied = "SOCKET_DENIED" // the socket, or a directory on its path, is closed to the caller
-)
 
 func (e *daemonError) Error() string { return e.msg }
 func (e *daemonError) Unwrap() error { return e.cause }
@@ -168,34 +162,34 @@ func explainCall(err error, path string) error {
 		// deadline (it was waiting on the provider or the keyring).
 		return &timeoutError{busy: true, cause: err}
 	case errors.Is(err, context.Canceled), errors.As(err, &st) && st.Code == wire.CodeCanceled:
-		return &daemonError{reason: reasonInterrupted, msg: "interrupted", cause: err}
+		return &daemonError{reason: api.Interrupted, msg: "interrupted", cause: err}
 	case errors.Is(err, wire.ErrWrongServer):
 		if path == "" {
 			path, _ = socket.Path()
 		}
-		return &daemonError{reason: reasonWrongServer, cause: err,
-			msg: fmt.Sprintf("the socket at %s belongs to another user; authc sent nothing (check AUTHD_SOCKET and who owns the socket)", path)}
+		return &daemonError{reason: api.WrongServer, cause: err,
+			msg: fmt.Sprintf("the socket at %s belongs to another user; authc sent nothing", path)}
 	case errors.Is(err, fs.ErrPermission):
 		// EACCES on connect: a daemon may well be running, but not for
 		// this caller (another user's directory), or a mode is wrong.
 		if path == "" {
 			path, _ = socket.Path()
 		}
-		return &daemonError{reason: reasonSocketDenied, cause: err,
-			msg: fmt.Sprintf("permission denied on the socket %s or a directory above it (check AUTHD_SOCKET, and who owns that path)", path)}
+		return &daemonError{reason: api.SocketDenied, cause: err,
+			msg: fmt.Sprintf("permission denied on the socket %s or a directory above it", path)}
 	case errors.Is(err, wire.ErrUnavailable), errors.As(err, &st) && st.Code == wire.CodeUnavailable:
 		if path == "" {
 			path, _ = socket.Path()
 		}
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" || st != nil {
-			return &daemonError{reason: reasonUnreachable, cause: err,
-				msg: fmt.Sprintf("cannot reach authd at %s (is it running? start it with 'authd run' or 'authd start')", path)}
+			return &daemonError{reason: api.DaemonUnreachable, cause: err,
+				msg: fmt.Sprintf("cannot reach authd at %s", path)}
 		}
 		// Connected, then closed unanswered: a daemon at its connection
 		// limit does that, and a running one is not helped by starting it.
-		return &daemonError{reason: reasonUnreachable, cause: err,
-			msg: fmt.Sprintf("authd at %s closed the connection without answering (at its connection limit? its log says)", path)}
+		return &daemonError{reason: api.DaemonUnreachable, cause: err, hint: "at its connection limit? its log says",
+			msg: fmt.Sprintf("authd at %s closed the connection without answering", path)}
 	}
 	return err
 }

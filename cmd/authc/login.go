@@ -14,6 +14,7 @@ import (
 	"github.com/mdp/qrterminal/v3"
 	"golang.org/x/term"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/wire"
 )
 
@@ -160,8 +161,6 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 			ui.openURL(ev.OpenURL, joined)
 		case ev.DeviceCode != nil:
 			showDeviceCode(ev.DeviceCode)
-		case ev.Failed != nil:
-			return &daemonError{reason: ev.Failed.Reason, msg: ev.Failed.Message}
 		case ev.Done != nil:
 			fmt.Fprintln(os.Stderr, doneLine(ev.Done, req))
 		}
@@ -173,7 +172,7 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 	if ctx.Err() != nil {
 		// Ctrl-C: whatever the call ended with, the user stopped it.
 		// authd cancels the login once no client waits for it.
-		return &daemonError{reason: reasonInterrupted, msg: "login cancelled", cause: ctx.Err()}
+		return &daemonError{reason: api.Interrupted, msg: "login cancelled", cause: ctx.Err()}
 	}
 	if !started {
 		return explainDeadline(ctx, fctx, min(answer, total), err)

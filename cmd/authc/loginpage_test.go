@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"authd.dev/authd/api"
 	pb "authd.dev/authd/proto/authd/v1"
 )
 
@@ -136,7 +137,7 @@ func TestLoginOpensPageNotURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runAuthcWithBrowser(t, browser, "login")
-	if r.code != exitOK {
+	if r.code != api.ExitOK {
 		t.Fatalf("authc login: exit %d\n%s", r.code, r.stderr)
 	}
 	args, err := os.ReadFile(argv)

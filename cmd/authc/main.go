@@ -15,23 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/buildinfo"
-	"authd.dev/authd/internal/wire"
-)
-
-// Exit codes, documented in the README.
-const (
-	exitOK            = 0
-	exitError         = 1
-	exitUsage         = 2 // the command line only
-	exitLoginRequired = 3
-	exitDaemon        = 4
-	exitProvider      = 5
-	exitProfile       = 6
-	exitLoginFailed   = 7
-	exitKeyring       = 8
-	exitPermission    = 9
-	exitTokenLifetime = 10
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -104,7 +89,7 @@ func main() {
 func run(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage())
-		return exitUsage
+		return api.ExitUsage
 	}
 	switch args[0] {
 	case "-h", "-help", "--help":
@@ -115,7 +100,7 @@ func run(args []string) int {
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "authc: unknown command %q (run 'authc help')\n", args[0])
-		return exitUsage
+		return api.ExitUsage
 	}
 	ctx, interrupted, stop := handleSignals()
 	err := cmd.run(ctx, args[1:])
@@ -214,7 +199,7 @@ var errInterrupted = errors.New("interrupted")
 // else "interrupted".
 func interruptedMessage(err error) string {
 	var de *daemonError
-	if !errors.Is(err, context.Canceled) && !(errors.As(err, &de) && de.reason == reasonInterrupted) {
+	if !errors.Is(err, context.Canceled) && !(errors.As(err, &de) && de.reason == api.Interrupted) {
 		return "interrupted"
 	}
 	msg := err.Error()
@@ -265,28 +250,6 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// exitCodes maps the daemon's reasons to authc's exit codes.
-var exitCodes = map[string]int{
-	reasonUnreachable:             exitDaemon,
-	reasonInterrupted:             exitError,
-	reasonWrongServer:             exitPermission,
-	reasonSocketDenied:            exitPermission,
-	wire.ReasonLoginRequired:      exitLoginRequired,
-	wire.ReasonProfileNotFound:    exitProfile,
-	wire.ReasonInvalidConfig:      exitProfile,
-	wire.ReasonIDPUnavailable:     exitProvider,
-	wire.ReasonLoginFailed:        exitLoginFailed,
-	wire.ReasonLoginTimeout:       exitLoginFailed,
-	wire.ReasonKeyringLocked:      exitKeyring,
-	wire.ReasonKeyringUnavailable: exitKeyring,
-	wire.ReasonPermissionDenied:   exitPermission,
-	wire.ReasonTokenLifetime:      exitTokenLifetime,
-	// A request authd refuses (a --scope the profile does not have, a
-	// token with white space) is not a usage error: 2 stays for the
-	// command line, which authc checks itself.
-	wire.ReasonInvalidRequest: exitError,
-}
-
 // explain maps an error to its exit code and the one line a user reads.
 // Text from the daemon goes through printable: it may quote the provider.
 func explain(err error) (int, string) {
@@ -295,45 +258,44 @@ func explain(err error) (int, string) {
 	var te *timeoutError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
-		return exitOK, ""
+		return api.ExitOK, ""
 	case errors.As(err, &ue):
-		return exitUsage, printable(ue.msg) + " (run 'authc help')"
+		return api.ExitUsage, printable(ue.msg) + " (run 'authc help')"
 	case errors.As(err, &te):
 		return explainTimeout(te)
 	case errors.As(err, &de):
-		code, ok := exitCodes[de.reason]
-		if !ok {
-			code = exitError
-		}
-		msg := printable(de.msg)
-		switch de.reason {
-		case wire.ReasonInvalidConfig:
+		code := de.reason.Info().Exit
+		if de.reason == api.InvalidConfig {
 			// The config package's problems, one a line (no provider
 			// text in them), stay one a line.
 			return code, printableLines(de.msg)
-		case wire.ReasonLoginRequired:
-			switch {
-			case de.hint != "":
-				return code, msg + "; run '" + de.hint + "'"
-			case strings.Contains(de.msg, "'authc login"):
-				// The daemon named the one thing to do already.
-				return code, msg
-			}
-			return code, msg + "; run 'authc login" + profileHint() + "'"
-		case wire.ReasonIDPUnavailable:
-			if errors.As(err, new(*loginError)) {
-				// Nobody retries a login but the user.
-				return code, msg + " (check the network and the provider, then run 'authc login" + profileHint() + "' again)"
-			}
-			return code, msg + " (authd retries on its own; try again shortly)"
-		case wire.ReasonTokenLifetime:
-			return code, msg + " (ask for a shorter --min-valid)"
 		}
-		return code, msg
+		return code, printable(de.msg) + hint(de, errors.As(err, new(*loginError)))
 	case errors.Is(err, context.Canceled):
-		return exitError, "interrupted"
+		return api.ExitError, "interrupted"
 	}
-	return exitError, printable(err.Error())
+	return api.ExitError, printable(err.Error())
+}
+
+// hint is what explain adds after de's message: de's own hint, else its
+// reason's (the one for a login when login is true), unless the daemon
+// named the command to run already.
+func hint(de *daemonError, login bool) string {
+	h := de.hint
+	if h == "" {
+		if strings.Contains(de.msg, "'authc login") {
+			return ""
+		}
+		info := de.reason.Info()
+		h = info.Hint
+		if login && info.LoginHint != "" {
+			h = info.LoginHint
+		}
+	}
+	if h == "" {
+		return ""
+	}
+	return " (" + strings.ReplaceAll(h, " -p PROFILE", profileHint()) + ")"
 }
 
 // printableLines is printable for text of several lines: each line made
@@ -361,11 +323,11 @@ func explainTimeout(te *timeoutError) (int, string) {
 	}
 	switch {
 	case te.login:
-		return exitLoginFailed, fmt.Sprintf("the login did not finish%s; run 'authc login%s' to try again", within, profileHint())
+		return api.ExitLoginFailed, fmt.Sprintf("the login did not finish%s; run 'authc login%s' to try again", within, profileHint())
 	case te.busy:
-		return exitProvider, fmt.Sprintf("authd did not finish the call%s: it is running but busy, most likely waiting on the identity provider (see 'authc status'; --timeout waits longer)", within)
+		return api.ExitProvider, fmt.Sprintf("authd did not finish the call%s: it is running but busy, most likely waiting on the identity provider (see 'authc status'; --timeout waits longer)", within)
 	}
-	return exitDaemon, fmt.Sprintf("authd did not answer%s (is it stopped? check 'authd status' / its log)", within)
+	return api.ExitDaemon, fmt.Sprintf("authd did not answer%s (is it stopped? check 'authd status' / its log)", within)
 }
 
 // profileArg is the -p value of the command being run, for hints.

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"authd.dev/authd/internal/wire"
+	"authd.dev/authd/api"
 	pb "authd.dev/authd/proto/authd/v1"
 )
 
@@ -32,7 +32,8 @@ type fakeDaemon struct {
 	token  func(ctx context.Context) (*pb.Token, error)
 	status func(ctx context.Context) (*pb.StatusResponse, error)
 	events []*pb.LoginEvent
-	hold   bool // after the events, keep the login going until the call ends
+	hold   bool  // after the events, keep the login going until the call ends
+	end    error // after the events, end the login with this error
 }
 
 func (f *fakeDaemon) GetToken(ctx context.Context, _ *pb.GetTokenRequest) (*pb.Token, error) {
@@ -60,7 +61,7 @@ func (f *fakeDaemon) Login(_ *pb.LoginRequest, stream pb.Broker_LoginServer) err
 		<-stream.Context().Done()
 		return stream.Context().Err()
 	}
-	return nil
+	return f.end
 }
 
 // shortSocket returns a socket path short enough for sun_path.
@@ -90,10 +91,10 @@ func serve(t *testing.T, d *fakeDaemon) {
 }
 
 // daemonStatus is an error as authd sends it: a code and an ErrorInfo reason.
-func daemonStatus(code codes.Code, reason, msg string) error {
+func daemonStatus(code codes.Code, reason api.Reason, msg string) error {
 	st := status.New(code, msg)
 	if reason != "" {
-		st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: wire.ErrorDomain})
+		st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: string(reason), Domain: api.ErrorDomain})
 	}
 	return st.Err()
 }
@@ -162,30 +163,30 @@ func TestRunEscapesDaemonText(t *testing.T) {
 		{
 			name: "error message",
 			daemon: &fakeDaemon{token: func(context.Context) (*pb.Token, error) {
-				return nil, daemonStatus(codes.Aborted, wire.ReasonLoginFailed, hostile)
+				return nil, daemonStatus(codes.Aborted, api.LoginFailed, hostile)
 			}},
-			args: []string{"token", "--no-login"}, code: exitLoginFailed, stderrIn: `access_denied\x1b]0;pwned\x07\x0d\x0aauthc: all good\u202e\u0085\x7f`, lines: 1,
+			args: []string{"token", "--no-login"}, code: api.ExitLoginFailed, stderrIn: `access_denied\x1b]0;pwned\x07\x0d\x0aauthc: all good\u202e\u0085\x7f`, lines: 1,
 		},
 		{
 			name: "error without a reason",
 			daemon: &fakeDaemon{token: func(context.Context) (*pb.Token, error) {
 				return nil, status.Error(codes.Internal, hostile)
 			}},
-			args: []string{"token", "--no-login"}, code: exitError, stderrIn: `\x1b]0;pwned`, lines: 1,
+			args: []string{"token", "--no-login"}, code: api.ExitError, stderrIn: `\x1b]0;pwned`, lines: 1,
 		},
 		{
 			name: "huge message is capped",
 			daemon: &fakeDaemon{token: func(context.Context) (*pb.Token, error) {
-				return nil, daemonStatus(codes.Aborted, wire.ReasonLoginFailed, strings.Repeat("x\x1b", 10000))
+				return nil, daemonStatus(codes.Aborted, api.LoginFailed, strings.Repeat("x\x1b", 10000))
 			}},
-			args: []string{"token", "--no-login"}, code: exitLoginFailed, stderrIn: "more bytes)", lines: 1,
+			args: []string{"token", "--no-login"}, code: api.ExitLoginFailed, stderrIn: "more bytes)", lines: 1,
 		},
 		{
 			name: "token with a newline",
 			daemon: &fakeDaemon{token: func(context.Context) (*pb.Token, error) {
 				return &pb.Token{AccessToken: "abc\nauthc: forged", Profile: "work"}, nil
 			}},
-			args: []string{"token", "--no-login"}, code: exitError, stderrIn: "refusing to print it", lines: 1,
+			args: []string{"token", "--no-login"}, code: api.ExitError, stderrIn: "refusing to print it", lines: 1,
 		},
 		{
 			name: "status table",
@@ -194,14 +195,14 @@ func TestRunEscapesDaemonText(t *testing.T) {
 					{Name: "work\x1b[31m", Issuer: hostile, State: "needs_login\n", Account: "eve\u202e", LastError: hostile, Source: "\u009b"},
 				}}, nil
 			}},
-			args: []string{"status"}, code: exitOK,
+			args: []string{"status"}, code: api.ExitOK,
 		},
 		{
 			name: "status JSON",
 			daemon: &fakeDaemon{status: func(context.Context) (*pb.StatusResponse, error) {
 				return &pb.StatusResponse{Version: "v", Profiles: []*pb.ProfileStatus{{Name: "work", Account: hostile, LastError: hostile}}}, nil
 			}},
-			args: []string{"status", "--json"}, code: exitOK,
+			args: []string{"status", "--json"}, code: api.ExitOK,
 		},
 		{
 			name: "login events",
@@ -211,14 +212,12 @@ func TestRunEscapesDaemonText(t *testing.T) {
 				{Event: &pb.LoginEvent_DeviceCode{DeviceCode: &pb.DeviceCode{VerificationUri: "http://idp/\x1b]8;;", UserCode: "AB\rCD", VerificationUriComplete: "http://idp/?\u2066"}}},
 				{Event: &pb.LoginEvent_Done{Done: &pb.Done{Account: hostile}}},
 			}},
-			args: []string{"login", "--no-browser"}, code: exitOK, stderrIn: `Logged in as access_denied\x1b]0;pwned`,
+			args: []string{"login", "--no-browser"}, code: api.ExitOK, stderrIn: `Logged in as access_denied\x1b]0;pwned`,
 		},
 		{
-			name: "login failed event",
-			daemon: &fakeDaemon{events: []*pb.LoginEvent{
-				{Event: &pb.LoginEvent_Failed{Failed: &pb.Failed{Reason: wire.ReasonLoginFailed, Message: hostile}}},
-			}},
-			args: []string{"login", "--no-browser"}, code: exitLoginFailed, stderrIn: `authc: access_denied\x1b]0;pwned`, lines: 1,
+			name:   "login failed",
+			daemon: &fakeDaemon{end: daemonStatus(codes.Aborted, api.LoginFailed, hostile)},
+			args:   []string{"login", "--no-browser"}, code: api.ExitLoginFailed, stderrIn: `authc: access_denied\x1b]0;pwned`, lines: 1,
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,11 +267,11 @@ func TestStatusJSONExact(t *testing.T) {
 
 func TestTokenLifetimeExitCode(t *testing.T) {
 	serve(t, &fakeDaemon{token: func(context.Context) (*pb.Token, error) {
-		return nil, daemonStatus(codes.OutOfRange, wire.ReasonTokenLifetime, "profile work's tokens live 5m0s, shorter than the 1h0m0s asked")
+		return nil, daemonStatus(codes.OutOfRange, api.TokenLifetime, "profile work's tokens live 5m0s, shorter than the 1h0m0s asked")
 	}})
 	r := runAuthc(t, "token", "--no-login", "--min-valid", "1h")
-	if r.code != exitTokenLifetime || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "--min-valid") {
-		t.Errorf("authc token --min-valid 1h: want exit %d and one line naming --min-valid; got %d %q", exitTokenLifetime, r.code, r.stderr)
+	if r.code != api.ExitTokenLifetime || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "--min-valid") {
+		t.Errorf("authc token --min-valid 1h: want exit %d and one line naming --min-valid; got %d %q", api.ExitTokenLifetime, r.code, r.stderr)
 	}
 }
 
@@ -313,8 +312,8 @@ func TestDeadlineSilentDaemon(t *testing.T) {
 	} {
 		r := runAuthc(t, args...)
 		want := "authc: authd did not answer within 1s (is it stopped? check 'authd status' / its log)\n"
-		if r.code != exitDaemon || r.stderr != want || r.stdout != "" {
-			t.Errorf("authc %v against a silent daemon: got exit %d, stderr %q; want exit %d, stderr %q", args, r.code, r.stderr, exitDaemon, want)
+		if r.code != api.ExitDaemon || r.stderr != want || r.stdout != "" {
+			t.Errorf("authc %v against a silent daemon: got exit %d, stderr %q; want exit %d, stderr %q", args, r.code, r.stderr, api.ExitDaemon, want)
 		}
 	}
 }
@@ -324,8 +323,8 @@ func TestDeadlineSilentDaemon(t *testing.T) {
 func TestDeadlineBusyDaemon(t *testing.T) {
 	serve(t, &fakeDaemon{})
 	r := runAuthc(t, "token", "--no-login", "--timeout", "1s")
-	if r.code != exitProvider || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "within 1s") || !strings.Contains(r.stderr, "busy") {
-		t.Errorf("authc token against a busy daemon: want exit %d and one line saying it is busy; got %d %q", exitProvider, r.code, r.stderr)
+	if r.code != api.ExitProvider || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "within 1s") || !strings.Contains(r.stderr, "busy") {
+		t.Errorf("authc token against a busy daemon: want exit %d and one line saying it is busy; got %d %q", api.ExitProvider, r.code, r.stderr)
 	}
 }
 
@@ -336,15 +335,15 @@ func TestDeadlineLoginWait(t *testing.T) {
 	}})
 	r := runAuthc(t, "login", "--no-browser", "--timeout", "1s")
 	errs := errorLines(r.stderr)
-	if r.code != exitLoginFailed || len(errs) != 1 || !strings.Contains(errs[0], "the login did not finish within 1s") {
-		t.Errorf("authc login --timeout 1s on a login nobody finishes: want exit %d and one error line; got %d %q", exitLoginFailed, r.code, r.stderr)
+	if r.code != api.ExitLoginFailed || len(errs) != 1 || !strings.Contains(errs[0], "the login did not finish within 1s") {
+		t.Errorf("authc login --timeout 1s on a login nobody finishes: want exit %d and one error line; got %d %q", api.ExitLoginFailed, r.code, r.stderr)
 	}
 }
 
 func TestTimeoutFlagChecked(t *testing.T) {
 	t.Setenv("AUTHD_SOCKET", filepath.Join(t.TempDir(), "none"))
-	if r := runAuthc(t, "token", "--timeout", "0s"); r.code != exitUsage {
-		t.Errorf("authc token --timeout 0s: exit %d, want %d", r.code, exitUsage)
+	if r := runAuthc(t, "token", "--timeout", "0s"); r.code != api.ExitUsage {
+		t.Errorf("authc token --timeout 0s: exit %d, want %d", r.code, api.ExitUsage)
 	}
 }
 
@@ -386,7 +385,7 @@ func TestClosedWithoutAnswer(t *testing.T) {
 	}()
 	t.Setenv("AUTHD_SOCKET", path)
 	r := runAuthc(t, "status", "--timeout", "5s")
-	if r.code != exitDaemon || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "closed the connection without answering") {
+	if r.code != api.ExitDaemon || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "closed the connection without answering") {
 		t.Errorf("authc status against a daemon that closes at once: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/jwt"
 	"authd.dev/authd/internal/wire"
 )
@@ -73,7 +74,7 @@ func runToken(ctx context.Context, args []string) error {
 		return err
 	}
 	err = within(ctx, *timeout, getToken)
-	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == wire.ReasonLoginRequired &&
+	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == api.LoginRequired &&
 		(*loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))) {
 		ui := &loginUI{noBrowser: !canOpenBrowser()}
 		lreq := &wire.LoginRequest{Profile: *profile, NoBrowser: ui.noBrowser}
@@ -83,7 +84,7 @@ func runToken(ctx context.Context, args []string) error {
 		req.ForceRefresh = false
 		err = within(ctx, *timeout, getToken)
 	}
-	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == wire.ReasonLoginRequired {
+	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == api.LoginRequired {
 		secretHint(ctx, conn, *profile, *timeout, de)
 	}
 	if err != nil {
@@ -114,7 +115,7 @@ func secretHint(ctx context.Context, conn *wire.Conn, profile string, timeout ti
 	for _, p := range st.Profiles {
 		if p.Name == profile && p.Flow == "client_credentials" {
 			de.msg = fmt.Sprintf("profile %s has no client secret", profile)
-			de.hint = fmt.Sprintf("authc login -p %s --client-secret-stdin", profile)
+			de.hint = fmt.Sprintf("run 'authc login -p %s --client-secret-stdin'", profile)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,24 +13,25 @@ import (
 	"time"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 )
 
 func TestLoginTokenRefreshLogout(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, `audience = "api://kube"
+	d := daemontest.New(t, "file", idptest.Options{}, `audience = "api://kube"
 extra_auth_params = { prompt = "consent" }`)
-	ctx := testContext(t)
-	c := d.client()
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) {
 		t.Fatalf("token before login: %v, want ErrLoginRequired", err)
 	}
-	done := d.login(ctx, c)
+	done := d.Login(ctx, c)
 	if done.Account != "alice@example.com" {
 		t.Errorf("account %q", done.Account)
 	}
-	reqs := d.idp.AuthorizeRequests()
+	reqs := d.IdP.AuthorizeRequests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d authorize requests, want 1", len(reqs))
 	}
@@ -59,12 +61,12 @@ extra_auth_params = { prompt = "consent" }`)
 	if err != nil || again.AccessToken != tok.AccessToken || again.IDToken != "" {
 		t.Fatalf("cached token: %v, same=%v, id token without asking=%q", err, again.AccessToken == tok.AccessToken, again.IDToken)
 	}
-	if n := d.idp.Count("token:refresh_token"); n != 0 {
+	if n := d.IdP.Count("token:refresh_token"); n != 0 {
 		t.Fatalf("%d refreshes for a valid token", n)
 	}
 
 	// Past the access token's expiry, the next call refreshes once.
-	d.clock.Advance(10 * time.Minute)
+	d.Clock.Advance(10 * time.Minute)
 	fresh, err := c.Token(ctx, client.TokenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +74,7 @@ extra_auth_params = { prompt = "consent" }`)
 	if fresh.AccessToken == tok.AccessToken {
 		t.Error("expired token served again")
 	}
-	if n := d.idp.Count("token:refresh_token"); n != 1 {
+	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Errorf("%d refreshes, want 1", n)
 	}
 
@@ -80,13 +82,13 @@ extra_auth_params = { prompt = "consent" }`)
 	if err != nil || len(names) != 1 || names[0] != "work" {
 		t.Fatalf("logout: %v %v", names, err)
 	}
-	if d.idp.Count("revoke") != 1 {
+	if d.IdP.Count("revoke") != 1 {
 		t.Errorf("logout did not revoke the refresh token")
 	}
 	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) {
 		t.Fatalf("token after logout: %v, want ErrLoginRequired", err)
 	}
-	d.restart()
+	d.Restart()
 	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) {
 		t.Fatalf("token after logout and restart: %v, want ErrLoginRequired", err)
 	}
@@ -98,15 +100,15 @@ func TestRestartKeepsSession(t *testing.T) {
 	for _, backend := range []string{"file", "keyctl"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			d := newDaemon(t, backend, idptest.Options{}, "")
-			ctx := testContext(t)
-			c := d.client()
-			d.login(ctx, c)
+			d := daemontest.New(t, backend, idptest.Options{}, "")
+			ctx := daemontest.Context(t)
+			c := d.Client()
+			d.Login(ctx, c)
 			before, err := c.Token(ctx, client.TokenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.restart()
+			d.Restart()
 			after, err := c.Token(ctx, client.TokenOptions{})
 			if err != nil {
 				t.Fatalf("token after restart: %v", err)
@@ -115,11 +117,11 @@ func TestRestartKeepsSession(t *testing.T) {
 				t.Error("restart lost the cached access token")
 			}
 			// And the stored refresh token still works after the restart.
-			d.clock.Advance(time.Hour)
+			d.Clock.Advance(time.Hour)
 			if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
 				t.Fatalf("refresh after restart: %v", err)
 			}
-			if n := d.idp.Count("authorize"); n != 1 {
+			if n := d.IdP.Count("authorize"); n != 1 {
 				t.Errorf("%d authorize requests, want 1", n)
 			}
 			if _, err := c.Logout(ctx, "work", false); err != nil {
@@ -131,12 +133,12 @@ func TestRestartKeepsSession(t *testing.T) {
 
 func TestConcurrentGetTokenAfterExpiryRefreshesOnce(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	d.clock.Sleep(time.Hour) // wakes up with the background refresh not yet run
-	d.idp.ResetCounts()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	d.Clock.Sleep(time.Hour) // wakes up with the background refresh not yet run
+	d.IdP.ResetCounts()
 
 	const callers = 200
 	tokens := make([]string, callers)
@@ -152,7 +154,7 @@ func TestConcurrentGetTokenAfterExpiryRefreshesOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := d.idp.Count("token:refresh_token"); n != 1 {
+	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Errorf("%d refresh requests at the provider for %d callers, want 1", n, callers)
 	}
 	for i, tok := range tokens {
@@ -164,9 +166,9 @@ func TestConcurrentGetTokenAfterExpiryRefreshesOnce(t *testing.T) {
 
 func TestConcurrentLoginsShareOneAuthorization(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	const callers = 50
 	urls := make(chan string, callers)
@@ -216,10 +218,10 @@ func TestConcurrentLoginsShareOneAuthorization(t *testing.T) {
 			t.Errorf("interactive token: %v", err)
 		}
 	}
-	if n := d.idp.Count("authorize"); n != 1 {
+	if n := d.IdP.Count("authorize"); n != 1 {
 		t.Errorf("%d authorization requests for %d callers, want 1", n, callers)
 	}
-	if n := d.idp.Count("token:authorization_code"); n != 1 {
+	if n := d.IdP.Count("token:authorization_code"); n != 1 {
 		t.Errorf("%d code exchanges, want 1", n)
 	}
 	joined := 0
@@ -232,9 +234,9 @@ func TestConcurrentLoginsShareOneAuthorization(t *testing.T) {
 
 func TestCallerGivingUpDoesNotCancelLogin(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	first, cancel := context.WithCancel(ctx)
 	var loginURL string
@@ -313,9 +315,9 @@ func TestCallbackErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d := newDaemon(t, "file", idptest.Options{}, "")
-			ctx := testContext(t)
-			c := d.client()
+			d := daemontest.New(t, "file", idptest.Options{}, "")
+			ctx := daemontest.Context(t)
+			c := d.Client()
 			var status int
 			var body string
 			err := c.Login(ctx, client.LoginOptions{}, func(ev client.LoginEvent) {
@@ -333,11 +335,11 @@ func TestCallbackErrors(t *testing.T) {
 			if status != http.StatusBadRequest || !strings.Contains(body, "Sign-in failed") || !strings.Contains(body, tt.page) {
 				t.Errorf("browser saw %d:\n%s", status, body)
 			}
-			if n := d.idp.Count("token:authorization_code"); n != 0 {
+			if n := d.IdP.Count("token:authorization_code"); n != 0 {
 				t.Errorf("%d code exchanges after a failed callback", n)
 			}
 			// Nothing was lost: a new login works.
-			d.login(ctx, c)
+			d.Login(ctx, c)
 		})
 	}
 }
@@ -345,10 +347,10 @@ func TestCallbackErrors(t *testing.T) {
 // TestTokensNeverLeaveTheDaemon checks every answer for the refresh token.
 func TestRefreshTokenNeverLeavesTheDaemon(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 	tok, err := c.Token(ctx, client.TokenOptions{IDToken: true})
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +362,7 @@ func TestRefreshTokenNeverLeavesTheDaemon(t *testing.T) {
 	if len(st.GetProfiles()) != 1 || st.GetProfiles()[0].GetState() != "valid" || !st.GetProfiles()[0].GetHasRefreshToken() {
 		t.Fatalf("status %v", st)
 	}
-	rt := d.refreshToken(ctx)
+	rt := d.RefreshToken(ctx)
 	if rt == "" {
 		t.Fatal("no refresh token stored")
 	}
@@ -387,9 +389,9 @@ func get(ctx context.Context, u string) (int, string, error) {
 	return resp.StatusCode, b.String(), err
 }
 
-func assertNoSecretsInLogs(t *testing.T, d *daemon, secrets ...string) {
+func assertNoSecretsInLogs(t *testing.T, d *daemontest.Daemon, secrets ...string) {
 	t.Helper()
-	logs := d.logs.String()
+	logs := d.Logs.String()
 	if logs == "" {
 		t.Fatal("the daemon logged nothing: the check would be empty")
 	}
@@ -398,4 +400,9 @@ func assertNoSecretsInLogs(t *testing.T, d *daemon, secrets ...string) {
 			t.Errorf("a token appears in the daemon's log")
 		}
 	}
+}
+
+func readAll(resp *http.Response) string {
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -9,17 +9,18 @@ import (
 	"time"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 )
 
 func TestClientCredentials(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
+	d := daemontest.New(t, "file", idptest.Options{}, "")
 	// A service profile whose secret lives in the keyring only.
-	d.addProfile("svc", fmt.Sprintf("issuer = %q\nclient_id = %q\nflow = \"client_credentials\"\nscopes = [\"openid\"]\n",
-		d.idp.Issuer(), idptest.ConfidentialClientID))
-	ctx := testContext(t)
-	c := d.client()
+	d.AddProfile("svc", fmt.Sprintf("issuer = %q\nclient_id = %q\nflow = \"client_credentials\"\nscopes = [\"openid\"]\n",
+		d.IdP.Issuer(), idptest.ConfidentialClientID))
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	if _, err := c.Token(ctx, client.TokenOptions{Profile: "svc"}); !errors.Is(err, client.ErrLoginRequired) {
 		t.Fatalf("token without a secret: %v", err)
@@ -47,12 +48,12 @@ func TestClientCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Expired: a new token from the same secret, no user involved.
-	d.clock.Sleep(time.Hour)
+	d.Clock.Sleep(time.Hour)
 	fresh, err := c.Token(ctx, client.TokenOptions{Profile: "svc"})
 	if err != nil || fresh.AccessToken == tok.AccessToken {
 		t.Fatalf("renewal: %v", err)
 	}
-	if n := d.idp.Count("token:client_credentials"); n != 3 { // wrong secret, accepted secret, renewal
+	if n := d.IdP.Count("token:client_credentials"); n != 3 { // wrong secret, accepted secret, renewal
 		t.Errorf("%d client_credentials requests, want 3", n)
 	}
 	st, err := c.Status(ctx)
@@ -65,8 +66,8 @@ func TestClientCredentials(t *testing.T) {
 		}
 	}
 	// The secret survives a restart, and never leaves the daemon.
-	d.restart()
-	d.clock.Sleep(time.Hour)
+	d.Restart()
+	d.Clock.Sleep(time.Hour)
 	if _, err := c.Token(ctx, client.TokenOptions{Profile: "svc"}); err != nil {
 		t.Errorf("renewal after restart: %v", err)
 	}
@@ -83,11 +84,11 @@ func jwtWith(claims string) string {
 
 func TestStaticToken(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
-	exp := d.clock.Now().Add(time.Hour).Unix()
+	exp := d.Clock.Now().Add(time.Hour).Unix()
 	static := jwtWith(fmt.Sprintf(`{"sub":"ci-bot","exp":%d}`, exp))
 	expiry, err := c.SetToken(ctx, "", static)
 	if err != nil || expiry.Unix() != exp {
@@ -104,12 +105,12 @@ func TestStaticToken(t *testing.T) {
 	if p := st.GetProfiles()[0]; p.GetSource() != "static" || p.GetAccount() != "ci-bot" {
 		t.Errorf("status %v", p)
 	}
-	d.clock.Sleep(2 * time.Hour)
+	d.Clock.Sleep(2 * time.Hour)
 	_, err = c.Token(ctx, client.TokenOptions{})
 	if !errors.Is(err, client.ErrLoginRequired) || !strings.Contains(err.Error(), "stored token expired") {
 		t.Errorf("expired stored token: %v", err)
 	}
-	if n := d.idp.Count("token"); n != 0 {
+	if n := d.IdP.Count("token"); n != 0 {
 		t.Errorf("%d provider requests for a static token", n)
 	}
 
@@ -137,9 +138,9 @@ func TestStaticToken(t *testing.T) {
 
 func TestNoBrowserUsesDeviceFlow(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 	var sawDevice, sawURL bool
 	err := c.Login(ctx, client.LoginOptions{NoBrowser: true}, func(ev client.LoginEvent) {
 		sawURL = sawURL || ev.OpenURL != nil
@@ -155,8 +156,8 @@ func TestNoBrowserUsesDeviceFlow(t *testing.T) {
 
 func TestDeviceCodeExpires(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{DeviceCodeLifetime: 2 * time.Second, DevicePollInterval: time.Second}, "")
-	err := d.client().Login(testContext(t), client.LoginOptions{Device: true}, func(client.LoginEvent) {})
+	d := daemontest.New(t, "file", idptest.Options{DeviceCodeLifetime: 2 * time.Second, DevicePollInterval: time.Second}, "")
+	err := d.Client().Login(daemontest.Context(t), client.LoginOptions{Device: true}, func(client.LoginEvent) {})
 	if !errors.Is(err, client.ErrLoginFailed) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("unapproved device code: %v", err)
 	}
@@ -166,10 +167,10 @@ func TestDeviceCodeExpires(t *testing.T) {
 // login still completes.
 func TestDeviceLoginSlowDown(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{DevicePollInterval: time.Second, DeviceSlowDownBelow: 2 * time.Second}, "")
-	ctx := testContext(t)
+	d := daemontest.New(t, "file", idptest.Options{DevicePollInterval: time.Second, DeviceSlowDownBelow: 2 * time.Second}, "")
+	ctx := daemontest.Context(t)
 	approved := make(chan struct{})
-	err := d.client().Login(ctx, client.LoginOptions{Device: true}, func(ev client.LoginEvent) {
+	err := d.Client().Login(ctx, client.LoginOptions{Device: true}, func(ev client.LoginEvent) {
 		if dc := ev.DeviceCode; dc != nil {
 			go func() {
 				defer close(approved)
@@ -185,7 +186,7 @@ func TestDeviceLoginSlowDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("device login with slow_down: %v", err)
 	}
-	if n := d.idp.SlowDowns(); n != 1 {
+	if n := d.IdP.SlowDowns(); n != 1 {
 		t.Errorf("%d slow_down answers, want 1 (authd must poll less often after one)", n)
 	}
 }

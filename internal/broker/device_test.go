@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 )
 
@@ -18,9 +19,9 @@ func TestDeviceLogin(t *testing.T) {
 	}{{"approved", true}, {"denied", false}} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d := newDaemon(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
-			ctx := testContext(t)
-			c := d.client()
+			d := daemontest.New(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
+			ctx := daemontest.Context(t)
+			c := d.Client()
 			var code *client.DeviceCode
 			err := c.Login(ctx, client.LoginOptions{Device: true}, func(ev client.LoginEvent) {
 				if ev.OpenURL != nil {
@@ -40,7 +41,7 @@ func TestDeviceLogin(t *testing.T) {
 					}
 				}()
 			})
-			if code == nil || code.UserCode == "" || !strings.HasPrefix(code.VerificationURI, d.idp.Issuer()) || code.Expires.IsZero() {
+			if code == nil || code.UserCode == "" || !strings.HasPrefix(code.VerificationURI, d.IdP.Issuer()) || code.Expires.IsZero() {
 				t.Fatalf("device code event %+v", code)
 			}
 			if tt.approve {

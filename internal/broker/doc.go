@@ -37,7 +37,7 @@
 //
 // Errors wrap the sentinels of this package ([ErrLoginRequired],
 // [ErrTokenLifetime], ...) and of packages flow and store. [ReasonOf] names
-// the condition behind any of them as a [Reason], whose values are the
-// names of the API's ErrorReason enum: the one place that decides which
-// error means what to a client.
+// the condition behind any of them as an [api.Reason]: the one place that
+// decides which error is which reason; package api says what each reason
+// means to a client.
 package broker

@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 
+	"authd.dev/authd/api"
+
 	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/flow"
 	"authd.dev/authd/internal/store"
@@ -19,54 +21,34 @@ var (
 
 var errInvalidConfig = errors.New("invalid configuration")
 
-// Reason names the condition behind an error, as clients see it. The values
-// are the names of the authd.v1.ErrorReason enum, which the server puts in
-// every error it returns; a client branches on them, never on messages.
-type Reason string
-
-// The reasons [ReasonOf] gives.
-const (
-	ReasonUnspecified        Reason = "ERROR_REASON_UNSPECIFIED" // an internal error: no condition the user can act on
-	ReasonLoginRequired      Reason = "LOGIN_REQUIRED"
-	ReasonProfileNotFound    Reason = "PROFILE_NOT_FOUND"
-	ReasonIDPUnavailable     Reason = "IDP_UNAVAILABLE"
-	ReasonKeyringLocked      Reason = "KEYRING_LOCKED"
-	ReasonKeyringUnavailable Reason = "KEYRING_UNAVAILABLE"
-	ReasonInvalidConfig      Reason = "INVALID_CONFIG"
-	ReasonLoginFailed        Reason = "LOGIN_FAILED"
-	ReasonLoginTimeout       Reason = "LOGIN_TIMEOUT"
-	ReasonInvalidRequest     Reason = "INVALID_REQUEST"
-	ReasonTokenLifetime      Reason = "TOKEN_LIFETIME"
-)
-
 // ReasonOf names the condition behind an error the broker returned. The
 // order matters where an error is two things at once: a login that timed
 // out, or whose provider refused the grant, is told as such, not as the
 // login it leaves required.
-func ReasonOf(err error) Reason {
+func ReasonOf(err error) api.Reason {
 	switch {
 	case errors.Is(err, ErrProfileNotFound):
-		return ReasonProfileNotFound
+		return api.ProfileNotFound
 	case errors.Is(err, errInvalidConfig):
-		return ReasonInvalidConfig
+		return api.InvalidConfig
 	case errors.Is(err, ErrLoginTimeout):
-		return ReasonLoginTimeout
+		return api.LoginTimeout
 	case errors.Is(err, ErrLoginRequired), errors.Is(err, flow.ErrInvalidGrant) && !errors.Is(err, flow.ErrLoginFailed):
-		return ReasonLoginRequired
+		return api.LoginRequired
 	case errors.Is(err, flow.ErrLoginFailed):
-		return ReasonLoginFailed
+		return api.LoginFailed
 	case errors.Is(err, flow.ErrUnavailable):
-		return ReasonIDPUnavailable
+		return api.IDPUnavailable
 	case errors.Is(err, store.ErrLocked):
-		return ReasonKeyringLocked
+		return api.KeyringLocked
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrTimeout), errors.Is(err, store.ErrNoPassphrase), errors.Is(err, store.ErrCorrupt):
-		return ReasonKeyringUnavailable
+		return api.KeyringUnavailable
 	case errors.Is(err, ErrTokenLifetime):
-		return ReasonTokenLifetime
+		return api.TokenLifetime
 	case errors.Is(err, ErrInvalidRequest):
-		return ReasonInvalidRequest
+		return api.InvalidRequest
 	}
-	return ReasonUnspecified
+	return api.Unspecified
 }
 
 // refusedSecret marks a client secret the provider refused (invalid_client,

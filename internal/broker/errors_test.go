@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/flow"
 	"authd.dev/authd/internal/store"
 )
@@ -20,28 +21,28 @@ func TestReasonOf(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		err  error
-		want Reason
+		want api.Reason
 	}{
-		{"unknown profile", fmt.Errorf("get: %w", ErrProfileNotFound), ReasonProfileNotFound},
-		{"broken config", fmt.Errorf("%w: line 3", errInvalidConfig), ReasonInvalidConfig},
-		{"login required", fmt.Errorf("profile work: %w", ErrLoginRequired), ReasonLoginRequired},
-		{"grant gone", fmt.Errorf("refresh work: %w", flow.ErrInvalidGrant), ReasonLoginRequired},
-		{"grant refused in a login", fmt.Errorf("login work: %w: %w", flow.ErrLoginFailed, flow.ErrInvalidGrant), ReasonLoginFailed},
-		{"login timed out", fmt.Errorf("login work: %w: %w", ErrLoginTimeout, context.DeadlineExceeded), ReasonLoginTimeout},
-		{"login timed out while the grant was refused", fmt.Errorf("%w: %w", ErrLoginTimeout, flow.ErrInvalidGrant), ReasonLoginTimeout},
-		{"login failed", fmt.Errorf("login work: %w: access_denied", flow.ErrLoginFailed), ReasonLoginFailed},
-		{"login cancelled", fmt.Errorf("login work: %w", errLoginReplaced), ReasonLoginFailed},
-		{"client secret refused", refused, ReasonLoginFailed},
-		{"provider failing on a client secret", refusedSecret(&flow.ProviderError{Code: "server_error"}), ReasonIDPUnavailable},
-		{"provider down", fmt.Errorf("refresh work: %w", flow.ErrUnavailable), ReasonIDPUnavailable},
-		{"keyring locked", fmt.Errorf("read keyring: %w", store.ErrLocked), ReasonKeyringLocked},
-		{"keyring missing", store.ErrUnavailable, ReasonKeyringUnavailable},
-		{"keyring hung", store.ErrTimeout, ReasonKeyringUnavailable},
-		{"no passphrase", store.ErrNoPassphrase, ReasonKeyringUnavailable},
-		{"damaged record", store.ErrCorrupt, ReasonKeyringUnavailable},
-		{"token lifetime", fmt.Errorf("%w: profile work", ErrTokenLifetime), ReasonTokenLifetime},
-		{"invalid request", fmt.Errorf("%w: scope too long", ErrInvalidRequest), ReasonInvalidRequest},
-		{"anything else", errors.New("boom"), ReasonUnspecified},
+		{"unknown profile", fmt.Errorf("get: %w", ErrProfileNotFound), api.ProfileNotFound},
+		{"broken config", fmt.Errorf("%w: line 3", errInvalidConfig), api.InvalidConfig},
+		{"login required", fmt.Errorf("profile work: %w", ErrLoginRequired), api.LoginRequired},
+		{"grant gone", fmt.Errorf("refresh work: %w", flow.ErrInvalidGrant), api.LoginRequired},
+		{"grant refused in a login", fmt.Errorf("login work: %w: %w", flow.ErrLoginFailed, flow.ErrInvalidGrant), api.LoginFailed},
+		{"login timed out", fmt.Errorf("login work: %w: %w", ErrLoginTimeout, context.DeadlineExceeded), api.LoginTimeout},
+		{"login timed out while the grant was refused", fmt.Errorf("%w: %w", ErrLoginTimeout, flow.ErrInvalidGrant), api.LoginTimeout},
+		{"login failed", fmt.Errorf("login work: %w: access_denied", flow.ErrLoginFailed), api.LoginFailed},
+		{"login cancelled", fmt.Errorf("login work: %w", errLoginReplaced), api.LoginFailed},
+		{"client secret refused", refused, api.LoginFailed},
+		{"provider failing on a client secret", refusedSecret(&flow.ProviderError{Code: "server_error"}), api.IDPUnavailable},
+		{"provider down", fmt.Errorf("refresh work: %w", flow.ErrUnavailable), api.IDPUnavailable},
+		{"keyring locked", fmt.Errorf("read keyring: %w", store.ErrLocked), api.KeyringLocked},
+		{"keyring missing", store.ErrUnavailable, api.KeyringUnavailable},
+		{"keyring hung", store.ErrTimeout, api.KeyringUnavailable},
+		{"no passphrase", store.ErrNoPassphrase, api.KeyringUnavailable},
+		{"damaged record", store.ErrCorrupt, api.KeyringUnavailable},
+		{"token lifetime", fmt.Errorf("%w: profile work", ErrTokenLifetime), api.TokenLifetime},
+		{"invalid request", fmt.Errorf("%w: scope too long", ErrInvalidRequest), api.InvalidRequest},
+		{"anything else", errors.New("boom"), api.Unspecified},
 	} {
 		if got := ReasonOf(tt.err); got != tt.want {
 			t.Errorf("%s: ReasonOf(%v) = %s, want %s", tt.name, tt.err, got, tt.want)

@@ -13,6 +13,7 @@ import (
 
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/broker"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/store"
 	pb "authd.dev/authd/proto/authd/v1"
@@ -20,7 +21,7 @@ import (
 
 func profileStatus(t *testing.T, c *client.Client) *pb.ProfileStatus {
 	t.Helper()
-	st, err := c.Status(testContext(t))
+	st, err := c.Status(daemontest.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,10 +30,10 @@ func profileStatus(t *testing.T, c *client.Client) *pb.ProfileStatus {
 
 func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d := daemontest.New(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 	first, err := c.Token(ctx, client.TokenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +43,8 @@ func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
 	if left := first.Expiry.Sub(next); left < broker.DefaultMinValid || left > 5*time.Minute/4 {
 		t.Fatalf("background refresh planned %s before expiry", left)
 	}
-	d.clock.Advance(next.Sub(d.clock.Now()) + time.Second)
-	if n := d.idp.Count("token:refresh_token"); n != 1 {
+	d.Clock.Advance(next.Sub(d.Clock.Now()) + time.Second)
+	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Fatalf("%d background refreshes, want 1", n)
 	}
 	// A caller with the default min_valid is served at once, by the new token.
@@ -51,7 +52,7 @@ func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.AccessToken == first.AccessToken || d.idp.Count("token:refresh_token") != 1 {
+	if second.AccessToken == first.AccessToken || d.IdP.Count("token:refresh_token") != 1 {
 		t.Errorf("caller did not get the background-refreshed token without waiting")
 	}
 	if profileStatus(t, c).GetLastRefresh() == nil {
@@ -61,12 +62,12 @@ func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
 
 func TestMinValid(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	d.clock.Sleep(2 * time.Minute) // 3 minutes left; the background refresh has not run
-	d.idp.ResetCounts()
+	d := daemontest.New(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	d.Clock.Sleep(2 * time.Minute) // 3 minutes left; the background refresh has not run
+	d.IdP.ResetCounts()
 
 	const callers = 500
 	var wg sync.WaitGroup
@@ -74,7 +75,7 @@ func TestMinValid(t *testing.T) {
 	for range callers {
 		wg.Go(func() {
 			tok, err := c.Token(ctx, client.TokenOptions{MinValid: 4 * time.Minute})
-			if err != nil || tok.Expiry.Sub(d.clock.Now()) < 4*time.Minute {
+			if err != nil || tok.Expiry.Sub(d.Clock.Now()) < 4*time.Minute {
 				failed.Add(1)
 			}
 		})
@@ -83,7 +84,7 @@ func TestMinValid(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Errorf("%d callers got no token valid for 4 minutes", failed.Load())
 	}
-	if n := d.idp.Count("token:refresh_token"); n != 1 {
+	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Errorf("%d refreshes for %d callers asking for more than was left, want 1", n, callers)
 	}
 
@@ -96,38 +97,38 @@ func TestMinValid(t *testing.T) {
 // TestOutage: the provider fails for two minutes while tokens are valid.
 func TestOutage(t *testing.T) {
 	t.Parallel()
-	d, proxy := newProxiedDaemon(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	start := proxy.Count(tokenPath) // the code exchange went through the proxy
+	d, proxy := daemontest.NewProxied(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	start := proxy.Count(daemontest.TokenPath) // the code exchange went through the proxy
 	proxy.Set(idptest.Fault{Status: 503})
 
 	// Run until the first background refresh fails.
-	for proxy.Count(tokenPath) == start {
-		d.clock.Advance(time.Second)
+	for proxy.Count(daemontest.TokenPath) == start {
+		d.Clock.Advance(time.Second)
 	}
 	var attempts []time.Time
-	outageStart := d.clock.Now()
+	outageStart := d.Clock.Now()
 	attempts = append(attempts, outageStart)
-	last := proxy.Count(tokenPath)
-	for d.clock.Now().Sub(outageStart) < 2*time.Minute {
-		d.clock.Advance(time.Second)
+	last := proxy.Count(daemontest.TokenPath)
+	for d.Clock.Now().Sub(outageStart) < 2*time.Minute {
+		d.Clock.Advance(time.Second)
 		// Default callers are served the still-valid token, callers
 		// asking for more than is left are told the provider is down;
 		// neither reaches the provider.
 		if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
-			t.Fatalf("token during the outage at +%s: %v", d.clock.Now().Sub(outageStart), err)
+			t.Fatalf("token during the outage at +%s: %v", d.Clock.Now().Sub(outageStart), err)
 		}
 		if _, err := c.Token(ctx, client.TokenOptions{MinValid: 19 * time.Minute}); !errors.Is(err, client.ErrProviderUnavailable) {
-			t.Fatalf("token (min_valid 19m) during the outage at +%s: %v", d.clock.Now().Sub(outageStart), err)
+			t.Fatalf("token (min_valid 19m) during the outage at +%s: %v", d.Clock.Now().Sub(outageStart), err)
 		}
-		if n := proxy.Count(tokenPath); n != last {
+		if n := proxy.Count(daemontest.TokenPath); n != last {
 			if n != last+1 {
 				t.Fatalf("%d requests at once", n-last)
 			}
 			last = n
-			attempts = append(attempts, d.clock.Now())
+			attempts = append(attempts, d.Clock.Now())
 		}
 	}
 	// Backoff of 1 s, 2 s, 4 s ... (each jittered to 50-100%) fits 6 to 9
@@ -148,7 +149,7 @@ func TestOutage(t *testing.T) {
 	}
 
 	proxy.Set(idptest.Fault{})
-	d.clock.Advance(st.GetNextRefresh().AsTime().Sub(d.clock.Now()) + time.Second)
+	d.Clock.Advance(st.GetNextRefresh().AsTime().Sub(d.Clock.Now()) + time.Second)
 	st = profileStatus(t, c)
 	if st.GetFailures() != 0 || st.GetState() != "valid" {
 		t.Errorf("status after recovery: %v", st)
@@ -165,37 +166,37 @@ func offsets(ts []time.Time) []string {
 
 func TestRetryAfter(t *testing.T) {
 	t.Parallel()
-	d, proxy := newProxiedDaemon(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	start := proxy.Count(tokenPath)
+	d, proxy := daemontest.NewProxied(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	start := proxy.Count(daemontest.TokenPath)
 	proxy.Set(idptest.Fault{Status: 429, RetryAfter: "120"})
-	for proxy.Count(tokenPath) == start {
-		d.clock.Advance(time.Second)
+	for proxy.Count(daemontest.TokenPath) == start {
+		d.Clock.Advance(time.Second)
 	}
-	failedAt := d.clock.Now()
-	for d.clock.Now().Sub(failedAt) < 119*time.Second {
-		d.clock.Advance(time.Second)
-		if proxy.Count(tokenPath) != start+1 {
-			t.Fatalf("retried %s after a Retry-After of 120 s", d.clock.Now().Sub(failedAt))
+	failedAt := d.Clock.Now()
+	for d.Clock.Now().Sub(failedAt) < 119*time.Second {
+		d.Clock.Advance(time.Second)
+		if proxy.Count(daemontest.TokenPath) != start+1 {
+			t.Fatalf("retried %s after a Retry-After of 120 s", d.Clock.Now().Sub(failedAt))
 		}
 	}
-	d.clock.Advance(3 * time.Second)
-	if proxy.Count(tokenPath) != start+2 {
+	d.Clock.Advance(3 * time.Second)
+	if proxy.Count(daemontest.TokenPath) != start+2 {
 		t.Errorf("no retry once Retry-After passed")
 	}
 }
 
 func TestInvalidGrantNeedsOneLogin(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	d.idp.RevokeAllRefreshTokens()
-	d.clock.Sleep(time.Hour)
-	d.idp.ResetCounts()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	d.IdP.RevokeAllRefreshTokens()
+	d.Clock.Sleep(time.Hour)
+	d.IdP.ResetCounts()
 	var wg sync.WaitGroup
 	var required atomic.Int32
 	for range 20 {
@@ -209,16 +210,16 @@ func TestInvalidGrantNeedsOneLogin(t *testing.T) {
 	if required.Load() != 20 {
 		t.Errorf("%d of 20 callers were told to log in", required.Load())
 	}
-	if n := d.idp.Count("token:refresh_token"); n != 1 {
+	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Errorf("%d refresh attempts with a revoked grant, want 1", n)
 	}
 	if st := profileStatus(t, c); st.GetState() != "needs_login" || st.GetHasRefreshToken() {
 		t.Errorf("status %v, want needs_login", st)
 	}
-	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) || d.idp.Count("token:refresh_token") != 1 {
+	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) || d.IdP.Count("token:refresh_token") != 1 {
 		t.Errorf("a later call tried the dead grant again: %v", err)
 	}
-	d.login(ctx, c)
+	d.Login(ctx, c)
 	if st := profileStatus(t, c); st.GetState() != "valid" {
 		t.Errorf("status after the new login: %v", st)
 	}
@@ -226,12 +227,12 @@ func TestInvalidGrantNeedsOneLogin(t *testing.T) {
 
 func TestHungProviderTimesOut(t *testing.T) {
 	t.Parallel()
-	d, proxy := newProxiedDaemon(t, idptest.Options{})
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d, proxy := daemontest.NewProxied(t, idptest.Options{})
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 	proxy.Set(idptest.Fault{Hang: true})
-	d.clock.Sleep(time.Hour)
+	d.Clock.Sleep(time.Hour)
 	_, err := c.Token(ctx, client.TokenOptions{})
 	if !errors.Is(err, client.ErrProviderUnavailable) {
 		t.Errorf("hung provider: %v, want ErrProviderUnavailable", err)
@@ -240,15 +241,15 @@ func TestHungProviderTimesOut(t *testing.T) {
 
 func TestDownScopedTokens(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 	full, err := c.Token(ctx, client.TokenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.idp.ResetCounts()
+	d.IdP.ResetCounts()
 	var wg sync.WaitGroup
 	tokens := make([]*client.Token, 50)
 	for i := range tokens {
@@ -265,7 +266,7 @@ func TestDownScopedTokens(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if n := d.idp.Count("token:refresh_token"); n != 1 {
+	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Errorf("%d refreshes to mint one down-scoped token for 50 callers, want 1", n)
 	}
 	down := tokens[0]
@@ -282,8 +283,8 @@ func TestDownScopedTokens(t *testing.T) {
 	if again, err := c.Token(ctx, client.TokenOptions{}); err != nil || again.AccessToken != full.AccessToken {
 		t.Errorf("session token after minting: %v", err)
 	}
-	d.restart()
-	d.clock.Sleep(time.Hour)
+	d.Restart()
+	d.Clock.Sleep(time.Hour)
 	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
 		t.Errorf("refresh after minting and restart: %v", err)
 	}
@@ -310,13 +311,13 @@ func TestRotatedTokenSurvivesAFailedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := &failingStore{Store: k}
-	d := newDaemonOn(t, "file", idp, "", fs)
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d := daemontest.NewOn(t, "file", idp, "", fs)
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 
 	fs.fail.Store(true)
-	d.clock.Sleep(time.Hour)
+	d.Clock.Sleep(time.Hour)
 	_, err = c.Token(ctx, client.TokenOptions{})
 	if !errors.Is(err, client.ErrKeyring) {
 		t.Fatalf("refresh with a failing keyring: %v, want ErrKeyring", err)
@@ -330,12 +331,12 @@ func TestRotatedTokenSurvivesAFailedWrite(t *testing.T) {
 		t.Fatalf("token after the failed write: %v", err)
 	}
 	fs.fail.Store(false)
-	d.clock.Sleep(time.Hour)
+	d.Clock.Sleep(time.Hour)
 	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	d.restart()
-	d.clock.Sleep(time.Hour)
+	d.Restart()
+	d.Clock.Sleep(time.Hour)
 	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
 		t.Errorf("session lost after the keyring recovered: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/broker"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/store"
 	"authd.dev/authd/internal/wire"
@@ -83,18 +84,6 @@ func (p *pendingLogin) approve(t *testing.T, ctx context.Context) {
 	}
 }
 
-// waitLog waits until the daemon's log has said what n times.
-func (d *daemon) waitLog(what string, n int) {
-	d.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(d.logs.String(), what) < n {
-		if time.Now().After(deadline) {
-			d.t.Fatalf("the daemon did not log %q %d times within 10s:\n%s", what, n, d.logs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 const noWaiterLog = "no client waits for the login"
 
 func wantCancelled(t *testing.T, err error, why string) {
@@ -118,9 +107,9 @@ func wantLoggedOut(t *testing.T, ctx context.Context, c *client.Client) {
 // waiters are told why, and approving its code afterwards logs nobody in.
 func TestLogoutCancelsPendingLogin(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	p := startLogin(t, ctx, c, client.LoginOptions{Device: true})
 	if _, err := c.Logout(ctx, "", false); err != nil {
@@ -129,11 +118,11 @@ func TestLogoutCancelsPendingLogin(t *testing.T) {
 	wantCancelled(t, p.end(t), "the login was cancelled by a logout")
 	wantLoggedOut(t, ctx, c)
 
-	polls := d.idp.Count(idptest.EndpointTokenDeviceCode)
+	polls := d.IdP.Count(idptest.EndpointTokenDeviceCode)
 	p.approve(t, ctx)
 	// Two poll intervals: a login still polling would have its tokens.
 	time.Sleep(2500 * time.Millisecond)
-	if n := d.idp.Count(idptest.EndpointTokenDeviceCode); n != polls {
+	if n := d.IdP.Count(idptest.EndpointTokenDeviceCode); n != polls {
 		t.Errorf("the cancelled login polled the provider %d more times", n-polls)
 	}
 	wantLoggedOut(t, ctx, c)
@@ -170,9 +159,9 @@ func TestLoginFinishingAfterLogoutStoresNothing(t *testing.T) {
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(g.release) }) }
 	t.Cleanup(release)
-	d := newDaemonOn(t, "file", idptest.New(t, idptest.Options{DevicePollInterval: time.Second}), "", g)
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.NewOn(t, "file", idptest.New(t, idptest.Options{DevicePollInterval: time.Second}), "", g)
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	p := startLogin(t, ctx, c, client.LoginOptions{Device: true})
 	p.approve(t, ctx)
@@ -210,10 +199,10 @@ func TestLoginFinishingAfterLogoutStoresNothing(t *testing.T) {
 // of joining the one in flight, whose waiters are told it was replaced.
 func TestForcedLoginReplacesPendingLogin(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
-	ctx := testContext(t)
-	old := startLogin(t, ctx, d.client(), client.LoginOptions{Device: true})
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
+	ctx := daemontest.Context(t)
+	old := startLogin(t, ctx, d.Client(), client.LoginOptions{Device: true})
+	c := d.Client()
 	p := startLogin(t, ctx, c, client.LoginOptions{Device: true, Force: true})
 	if p.joined != "" || p.code.UserCode == old.code.UserCode {
 		t.Fatalf("the forced login joined the one in flight (started by %q, same code: %v)", p.joined, p.code.UserCode == old.code.UserCode)
@@ -232,18 +221,18 @@ func TestForcedLoginReplacesPendingLogin(t *testing.T) {
 // cancelled after broker.LoginGrace, not before.
 func TestAbandonedLoginIsCancelled(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	p := startLogin(t, ctx, c, client.LoginOptions{Device: true})
 	p.leave(t)
-	d.waitLog(noWaiterLog, 1)
-	d.clock.Advance(broker.LoginGrace - time.Second)
+	d.WaitLog(noWaiterLog, 1)
+	d.Clock.Advance(broker.LoginGrace - time.Second)
 	if st := profileStatus(t, c).GetState(); st != string(broker.StateLoggingIn) {
 		t.Fatalf("state %s before the grace period passed, want %s", st, broker.StateLoggingIn)
 	}
-	d.clock.Advance(2 * time.Second)
+	d.Clock.Advance(2 * time.Second)
 	wantLoggedOut(t, ctx, c)
 
 	// Nothing is left of it: the next login is a new one.
@@ -256,17 +245,17 @@ func TestAbandonedLoginIsCancelled(t *testing.T) {
 // period keeps the login going.
 func TestAbandonedLoginJoinedInTime(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{DevicePollInterval: time.Second}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	startLogin(t, ctx, c, client.LoginOptions{Device: true}).leave(t)
-	d.waitLog(noWaiterLog, 1)
+	d.WaitLog(noWaiterLog, 1)
 	p := startLogin(t, ctx, c, client.LoginOptions{Device: true})
 	if p.joined == "" {
 		t.Fatal("the second client did not join the login in its grace period")
 	}
-	d.clock.Advance(2 * broker.LoginGrace)
+	d.Clock.Advance(2 * broker.LoginGrace)
 	if st := profileStatus(t, c).GetState(); st != string(broker.StateLoggingIn) {
 		t.Fatalf("state %s after the grace period with a client waiting, want %s", st, broker.StateLoggingIn)
 	}
@@ -280,9 +269,9 @@ func TestAbandonedLoginJoinedInTime(t *testing.T) {
 // on it as a client does: another client leaving does not end it.
 func TestTokenRequestWaitsOnLogin(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 
 	tok := make(chan error, 1)
 	go func() {
@@ -295,7 +284,7 @@ func TestTokenRequestWaitsOnLogin(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	p := startLogin(t, ctx, d.client(), client.LoginOptions{})
+	p := startLogin(t, ctx, d.Client(), client.LoginOptions{})
 	if p.joined == "" {
 		t.Fatal("the login client did not join the token request's login")
 	}
@@ -303,7 +292,7 @@ func TestTokenRequestWaitsOnLogin(t *testing.T) {
 	// The daemon notices the client left a moment later: move the clock
 	// past the grace period until then and after.
 	for range 20 {
-		d.clock.Advance(broker.LoginGrace + time.Second)
+		d.Clock.Advance(broker.LoginGrace + time.Second)
 		time.Sleep(10 * time.Millisecond)
 	}
 	if st := profileStatus(t, c).GetState(); st != string(broker.StateLoggingIn) {
@@ -321,9 +310,9 @@ func TestTokenRequestWaitsOnLogin(t *testing.T) {
 // one that found the session logged in already.
 func TestLoginWhenLoggedInSaysSo(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	conn, err := wire.Dial(ctx, d.sock)
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	conn, err := wire.Dial(ctx, d.Sock)
 	if err != nil {
 		t.Fatal(err)
 	}

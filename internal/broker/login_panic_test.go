@@ -10,6 +10,7 @@ import (
 
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/broker"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/store"
 )
@@ -34,9 +35,9 @@ func TestLoginPanicFailsOnlyThatLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newDaemonOn(t, "file", idptest.New(t, idptest.Options{}), "", &panickyStore{Store: k})
-	ctx := testContext(t)
-	starter, joiner := d.client(), d.client()
+	d := daemontest.NewOn(t, "file", idptest.New(t, idptest.Options{}), "", &panickyStore{Store: k})
+	ctx := daemontest.Context(t)
+	starter, joiner := d.Client(), d.Client()
 
 	// Two callers wait on the login that panics: both must be released.
 	joinErr := make(chan error, 1)
@@ -66,13 +67,13 @@ func TestLoginPanicFailsOnlyThatLogin(t *testing.T) {
 	if strings.Contains(err.Error(), "injected") {
 		t.Errorf("the panic's text reached the client: %v", err)
 	}
-	logs := d.logs.String()
+	logs := d.Logs.String()
 	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "injected: keyring backend bug") || !strings.Contains(logs, "panickyStore") {
 		t.Errorf("the panic and its stack are not logged at error level:\n%s", logs)
 	}
 
 	// The daemon lives on, and the next login works.
-	done := d.login(ctx, starter)
+	done := d.Login(ctx, starter)
 	if done.Account != "alice@example.com" {
 		t.Errorf("second login: account %q", done.Account)
 	}

@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 )
 
-func isReason(err error, reason string) bool {
+func isReason(err error, reason api.Reason) bool {
 	var ce *client.Error
 	return errors.As(err, &ce) && ce.Reason == reason
 }
@@ -24,11 +26,11 @@ func TestShortLivedTokens(t *testing.T) {
 	for _, lifetime := range []time.Duration{10 * time.Second, 60 * time.Second, 90 * time.Second} {
 		t.Run(lifetime.String(), func(t *testing.T) {
 			t.Parallel()
-			d := newDaemon(t, "file", idptest.Options{AccessTokenLifetime: lifetime}, "")
-			ctx := testContext(t)
-			c := d.client()
-			d.login(ctx, c)
-			d.idp.ResetCounts()
+			d := daemontest.New(t, "file", idptest.Options{AccessTokenLifetime: lifetime}, "")
+			ctx := daemontest.Context(t)
+			c := d.Client()
+			d.Login(ctx, c)
+			d.IdP.ResetCounts()
 			// Three lifetimes, a caller every second: the background refresh
 			// keeps the token fresh enough that nobody waits for one.
 			for i := 0; i < int(3*lifetime/time.Second); i++ {
@@ -36,12 +38,12 @@ func TestShortLivedTokens(t *testing.T) {
 				if err != nil {
 					t.Fatalf("default token at +%ds: %v", i, err)
 				}
-				if left := tok.Expiry.Sub(d.clock.Now()); left <= 0 {
+				if left := tok.Expiry.Sub(d.Clock.Now()); left <= 0 {
 					t.Fatalf("served a token %s past its expiry", -left)
 				}
-				d.clock.Advance(time.Second)
+				d.Clock.Advance(time.Second)
 			}
-			refreshes := d.idp.Count("token:refresh_token")
+			refreshes := d.IdP.Count("token:refresh_token")
 			if refreshes < 3 || refreshes > 6 {
 				t.Errorf("%d refreshes over three lifetimes of %s, want 3-6", refreshes, lifetime)
 			}
@@ -58,18 +60,18 @@ func TestShortLivedTokens(t *testing.T) {
 // on every call: 50 calls, 50 refreshes.
 func TestUnsatisfiableMinValidRefreshesNever(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	d.idp.ResetCounts()
+	d := daemontest.New(t, "file", idptest.Options{AccessTokenLifetime: 5 * time.Minute}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	d.IdP.ResetCounts()
 	for range 50 {
 		_, err := c.Token(ctx, client.TokenOptions{MinValid: 10 * time.Minute})
 		if !isReason(err, "TOKEN_LIFETIME") || !strings.Contains(err.Error(), "not longer than the 10m0s asked for") {
 			t.Fatalf("min_valid 10m with 5-minute tokens: %v", err)
 		}
 	}
-	if n := d.idp.Count("token:refresh_token"); n != 0 {
+	if n := d.IdP.Count("token:refresh_token"); n != 0 {
 		t.Errorf("%d refreshes for 50 requests that no fresh token can satisfy, want 0", n)
 	}
 	// A satisfiable request still works, from cache.
@@ -83,12 +85,12 @@ func TestUnsatisfiableMinValidRefreshesNever(t *testing.T) {
 // default requests keep being served.
 func TestOutageExplicitRequests(t *testing.T) {
 	t.Parallel()
-	d, proxy := newProxiedDaemon(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d, proxy := daemontest.NewProxied(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 	proxy.Set(idptest.Fault{Status: 503})
-	d.clock.Sleep(5 * time.Minute) // 15 minutes left
+	d.Clock.Sleep(5 * time.Minute) // 15 minutes left
 
 	for _, opts := range []client.TokenOptions{{MinValid: 19 * time.Minute}, {ForceRefresh: true}} {
 		name := fmt.Sprintf("%+v", opts)
@@ -112,13 +114,13 @@ func TestOutageExplicitRequests(t *testing.T) {
 // first caller and the next ones are told the same thing.
 func TestBackoffKeepsTheFailuresReason(t *testing.T) {
 	t.Parallel()
-	d, proxy := newProxiedDaemon(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d, proxy := daemontest.NewProxied(t, idptest.Options{AccessTokenLifetime: 20 * time.Minute})
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 	proxy.Set(idptest.Fault{Status: 400})
-	d.clock.Sleep(5 * time.Minute) // 15 minutes left
-	var reasons []string
+	d.Clock.Sleep(5 * time.Minute) // 15 minutes left
+	var reasons []api.Reason
 	for range 3 {
 		_, err := c.Token(ctx, client.TokenOptions{MinValid: 19 * time.Minute})
 		var ce *client.Error

@@ -7,25 +7,26 @@ import (
 	"testing"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 )
 
 func TestReload(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	orig, err := os.ReadFile(d.config)
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	orig, err := os.ReadFile(d.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// A broken file is reported and the running configuration kept.
-	if err := os.WriteFile(d.config, append(orig, "\n[profiles.other]\nclient_idd = \"x\"\n"...), 0o600); err != nil {
+	if err := os.WriteFile(d.Config, append(orig, "\n[profiles.other]\nclient_idd = \"x\"\n"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.broker.Reload(); err == nil || !strings.Contains(err.Error(), "client_idd") {
+	if err := d.Broker.Reload(); err == nil || !strings.Contains(err.Error(), "client_idd") {
 		t.Fatalf("reload of a broken file: %v", err)
 	}
 	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
@@ -33,11 +34,11 @@ func TestReload(t *testing.T) {
 	}
 
 	// A new profile appears; the unchanged one keeps its session.
-	extra := "\n[profiles.other]\nissuer = \"" + d.idp.Issuer() + "\"\nclient_id = \"" + idptest.PublicClientID + "\"\n"
-	if err := os.WriteFile(d.config, append(orig, extra...), 0o600); err != nil {
+	extra := "\n[profiles.other]\nissuer = \"" + d.IdP.Issuer() + "\"\nclient_id = \"" + idptest.PublicClientID + "\"\n"
+	if err := os.WriteFile(d.Config, append(orig, extra...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.broker.Reload(); err != nil {
+	if err := d.Broker.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
@@ -50,8 +51,8 @@ func TestReload(t *testing.T) {
 
 func TestBrokenConfigAtStart(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "flow = \"sideways\"\n")
-	_, err := d.client().Token(testContext(t), client.TokenOptions{})
+	d := daemontest.New(t, "file", idptest.Options{}, "flow = \"sideways\"\n")
+	_, err := d.Client().Token(daemontest.Context(t), client.TokenOptions{})
 	if !errors.Is(err, client.ErrInvalidConfig) || !strings.Contains(err.Error(), "profiles.work.flow") {
 		t.Fatalf("token with a broken config: %v", err)
 	}

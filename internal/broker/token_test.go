@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 )
 
@@ -13,17 +14,17 @@ import (
 // against the token the login brought.
 func TestInteractiveTokenLogsInAfterInvalidGrant(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t, "file", idptest.Options{}, "")
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
 	old, err := c.Token(ctx, client.TokenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.idp.RevokeAllRefreshTokens()
-	d.clock.Sleep(time.Hour)
-	d.idp.ResetCounts()
+	d.IdP.RevokeAllRefreshTokens()
+	d.Clock.Sleep(time.Hour)
+	d.IdP.ResetCounts()
 
 	type result struct {
 		tok *client.Token
@@ -43,18 +44,18 @@ func TestInteractiveTokenLogsInAfterInvalidGrant(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if n := d.idp.Count("token:refresh_token"); n != 1 {
+	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Fatalf("%d refreshes before the login, want 1", n)
 	}
-	d.login(ctx, c)
+	d.Login(ctx, c)
 	r := <-got
 	if r.err != nil {
 		t.Fatalf("interactive token after the login: %v", r.err)
 	}
-	if r.tok.AccessToken == "" || r.tok.AccessToken == old.AccessToken || !r.tok.Expiry.After(d.clock.Now()) {
+	if r.tok.AccessToken == "" || r.tok.AccessToken == old.AccessToken || !r.tok.Expiry.After(d.Clock.Now()) {
 		t.Errorf("interactive token after the login: %+v, want the new login's", r.tok)
 	}
-	if n := d.idp.Count("token:authorization_code"); n != 1 {
+	if n := d.IdP.Count("token:authorization_code"); n != 1 {
 		t.Errorf("%d code exchanges, want 1", n)
 	}
 }

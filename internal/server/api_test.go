@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 )
 
@@ -15,18 +16,18 @@ import (
 // so with every problem of the file, until a reload succeeds.
 func TestStatusShowsFailedReload(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t)
-	ctx := testContext(t)
-	c := d.client()
-	orig, err := os.ReadFile(d.config)
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	orig, err := os.ReadFile(d.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	broken := string(orig) + "\n[profiles.other]\nissuer = \"http://idp.example.com\"\nclient_idd = \"x\"\n"
-	if err := os.WriteFile(d.config, []byte(broken), 0o600); err != nil {
+	if err := os.WriteFile(d.Config, []byte(broken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.broker.Reload(); err == nil {
+	if err := d.Broker.Reload(); err == nil {
 		t.Fatal("reload of a broken file succeeded")
 	}
 	st, err := c.Status(ctx)
@@ -35,7 +36,7 @@ func TestStatusShowsFailedReload(t *testing.T) {
 	}
 	n := strings.Count(broken, "\n") // the broken lines are the last two
 	want := fmt.Sprintf("%s:%d: profiles.other.client_idd: unknown key (did you mean client_id?)\n"+
-		"%s:%d: profiles.other.issuer: must use https (http is allowed only for 127.0.0.1, localhost and [::1])", d.config, n, d.config, n-1)
+		"%s:%d: profiles.other.issuer: must use https (http is allowed only for 127.0.0.1, localhost and [::1])", d.Config, n, d.Config, n-1)
 	if got := st.GetReloadError(); got != want {
 		t.Errorf("Status reload_error:\n got %q\nwant %q", got, want)
 	}
@@ -43,10 +44,10 @@ func TestStatusShowsFailedReload(t *testing.T) {
 		t.Errorf("Status profiles %v, want the old config's", st.GetProfiles())
 	}
 
-	if err := os.WriteFile(d.config, orig, 0o600); err != nil {
+	if err := os.WriteFile(d.Config, orig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.broker.Reload(); err != nil {
+	if err := d.Broker.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := c.Status(ctx); err != nil || st.GetReloadError() != "" {
@@ -58,10 +59,10 @@ func TestStatusShowsFailedReload(t *testing.T) {
 // not an error of the daemon's.
 func TestWrongClientSecretIsLoginFailed(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t)
-	d.addProfile("svc", fmt.Sprintf("issuer = %q\nclient_id = %q\nflow = \"client_credentials\"\nscopes = [\"openid\"]\n",
-		d.idp.Issuer(), idptest.ConfidentialClientID))
-	_, err := d.client().SetClientSecret(testContext(t), "svc", "wrong-secret")
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	d.AddProfile("svc", fmt.Sprintf("issuer = %q\nclient_id = %q\nflow = \"client_credentials\"\nscopes = [\"openid\"]\n",
+		d.IdP.Issuer(), idptest.ConfidentialClientID))
+	_, err := d.Client().SetClientSecret(daemontest.Context(t), "svc", "wrong-secret")
 	if !errors.Is(err, client.ErrLoginFailed) || !strings.Contains(err.Error(), "invalid_client") {
 		t.Errorf("SetClientSecret with a wrong secret: %v; want ErrLoginFailed (LOGIN_FAILED) naming invalid_client", err)
 	}
@@ -70,18 +71,18 @@ func TestWrongClientSecretIsLoginFailed(t *testing.T) {
 // Errors reach the client with the reason it branches on.
 func TestErrorsAreTyped(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t)
-	ctx := testContext(t)
-	c := d.client()
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
 	if _, err := c.Token(ctx, client.TokenOptions{Profile: "nope"}); !errors.Is(err, client.ErrProfileNotFound) {
 		t.Errorf("unknown profile: %v", err)
 	}
 	if _, err := c.Token(ctx, client.TokenOptions{Scopes: []string{"admin"}}); !errors.Is(err, client.ErrInvalidRequest) {
 		t.Errorf("scope outside the profile: %v", err)
 	}
-	d.stop()
+	d.Stop()
 	_, err := c.Token(ctx, client.TokenOptions{})
-	if !errors.Is(err, client.ErrDaemonUnreachable) || !strings.Contains(err.Error(), d.sock) {
+	if !errors.Is(err, client.ErrDaemonUnreachable) || !strings.Contains(err.Error(), d.Sock) {
 		t.Errorf("daemon down: %v", err)
 	}
 }

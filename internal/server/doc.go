@@ -27,7 +27,8 @@
 //
 // Every error is a gRPC status whose google.rpc.ErrorInfo detail carries
 // the reason [broker.ReasonOf] gives (an authd.v1.ErrorReason name) in the
-// domain [ErrorDomain], and a status code that goes with it. A context that
+// domain [ErrorDomain], and the status code that package api's table gives
+// the reason (api.Reasons), for clients that know no reasons. A context that
 // ended is the caller's CANCELLED or DEADLINE_EXCEEDED, with no reason.
 //
 // Refresh tokens and client secrets never leave the daemon: no answer

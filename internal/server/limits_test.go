@@ -14,6 +14,8 @@ import (
 	"golang.org/x/net/http2"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/daemontest"
+	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/otheruser"
 	"authd.dev/authd/internal/server"
 )
@@ -23,11 +25,11 @@ import (
 // scope list never reaches the provider.
 func TestRequestFieldLimits(t *testing.T) {
 	t.Parallel()
-	d := newDaemon(t)
-	ctx := testContext(t)
-	c := d.client()
-	d.login(ctx, c)
-	tokenRequests := len(d.idp.TokenRequests())
+	d := daemontest.New(t, "file", idptest.Options{}, "")
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	tokenRequests := len(d.IdP.TokenRequests())
 
 	long := func(n int) string { return strings.Repeat("x", n) }
 	many := func(n int, scope string) []string {
@@ -82,7 +84,7 @@ func TestRequestFieldLimits(t *testing.T) {
 			t.Errorf("%s: %v, want INVALID_REQUEST saying %q", tc.name, err, tc.want)
 		}
 	}
-	if n := len(d.idp.TokenRequests()); n != tokenRequests {
+	if n := len(d.IdP.TokenRequests()); n != tokenRequests {
 		t.Errorf("the provider got %d token requests for refused ones", n-tokenRequests)
 	}
 
@@ -90,7 +92,7 @@ func TestRequestFieldLimits(t *testing.T) {
 	if _, err := c.Token(ctx, client.TokenOptions{Scopes: many(64, "openid")}); err != nil {
 		t.Fatalf("64 duplicate scopes: %v", err)
 	}
-	reqs := d.idp.TokenRequests()
+	reqs := d.IdP.TokenRequests()
 	if got := reqs[len(reqs)-1].Get("scope"); got != "openid" {
 		t.Errorf("the provider got scope %q, want %q", got, "openid")
 	}
@@ -98,18 +100,18 @@ func TestRequestFieldLimits(t *testing.T) {
 
 // serveLimited serves a broker with no profiles on a fresh socket with
 // lim, and returns the socket and the broker's log.
-func serveLimited(t *testing.T, lim server.Limits) (string, *syncBuffer) {
+func serveLimited(t *testing.T, lim server.Limits) (string, *daemontest.Log) {
 	t.Helper()
-	d := serve(t, "", lim)
-	return d.sock, d.logs
+	d := daemontest.NewLimited(t, lim)
+	return d.Sock, d.Logs
 }
 
 // A connection that never begins HTTP/2 does not hold up the daemon's stop
 // until its handshake times out.
 func TestStopWithSilentConnection(t *testing.T) {
 	t.Parallel()
-	d := serve(t, "", server.Limits{IdleTimeout: time.Hour})
-	sock, stop := d.sock, d.stop
+	d := daemontest.NewLimited(t, server.Limits{IdleTimeout: time.Hour})
+	sock, stop := d.Sock, d.Stop
 	silent, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +206,7 @@ func TestIdleConnectionsClosed(t *testing.T) {
 func TestConnectionCap(t *testing.T) {
 	t.Parallel()
 	sock, logs := serveLimited(t, server.Limits{MaxConns: 2})
-	ctx := testContext(t)
+	ctx := daemontest.Context(t)
 	c, err := client.New(client.WithSocket(sock))
 	if err != nil {
 		t.Fatal(err)

@@ -12,13 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/socket"
-	pb "authd.dev/authd/proto/authd/v1"
 )
 
 // guardedListener closes connections from another uid and those over the
@@ -197,9 +196,9 @@ func checkPeer(ctx context.Context, want int) error {
 		}
 	}
 	if uid != want {
-		st := status.New(codes.PermissionDenied,
+		st := status.New(reasonCode(api.PermissionDenied),
 			fmt.Sprintf("this authd serves uid %d only; the caller is uid %d", want, uid))
-		return withReason(st, pb.ErrorReason_PERMISSION_DENIED).Err()
+		return withReason(st, api.PermissionDenied).Err()
 	}
 	return nil
 }

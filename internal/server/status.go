@@ -8,34 +8,28 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/broker"
 	pb "authd.dev/authd/proto/authd/v1"
 )
 
 // ErrorDomain is the ErrorInfo domain of every error the server returns.
-const ErrorDomain = "authd.dev"
+const ErrorDomain = api.ErrorDomain
 
-// protoReason is the API's name for r: the broker's reasons are the
-// enum's names. A name the enum lacks is ERROR_REASON_UNSPECIFIED, which
-// clients treat as an internal error.
-func protoReason(r broker.Reason) pb.ErrorReason {
+// protoReason is the enum value of r, whose name r is; a reason the enum
+// lacks is ERROR_REASON_UNSPECIFIED, which clients treat as an internal
+// error.
+func protoReason(r api.Reason) pb.ErrorReason {
 	return pb.ErrorReason(pb.ErrorReason_value[string(r)])
 }
 
-// reasonCodes gives each reason the gRPC code a client that knows no
-// reasons can still act on; any other is INTERNAL.
-var reasonCodes = map[pb.ErrorReason]codes.Code{
-	pb.ErrorReason_PROFILE_NOT_FOUND:   codes.NotFound,
-	pb.ErrorReason_INVALID_CONFIG:      codes.FailedPrecondition,
-	pb.ErrorReason_LOGIN_TIMEOUT:       codes.DeadlineExceeded,
-	pb.ErrorReason_LOGIN_REQUIRED:      codes.Unauthenticated,
-	pb.ErrorReason_LOGIN_FAILED:        codes.Aborted,
-	pb.ErrorReason_IDP_UNAVAILABLE:     codes.Unavailable,
-	pb.ErrorReason_KEYRING_LOCKED:      codes.FailedPrecondition,
-	pb.ErrorReason_KEYRING_UNAVAILABLE: codes.FailedPrecondition,
-	pb.ErrorReason_INVALID_REQUEST:     codes.InvalidArgument,
-	pb.ErrorReason_PERMISSION_DENIED:   codes.PermissionDenied,
-	pb.ErrorReason_TOKEN_LIFETIME:      codes.OutOfRange,
+// reasonCode is the gRPC code the daemon sends r with, for clients that
+// know no reasons: api's table's.
+func reasonCode(r api.Reason) codes.Code {
+	if c := r.Info().Code; c != 0 {
+		return codes.Code(c)
+	}
+	return codes.Internal
 }
 
 // toStatus turns an error into a gRPC status with an ErrorInfo reason. A
@@ -48,18 +42,15 @@ func toStatus(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, broker.ErrLoginTimeout) {
 		return status.FromContextError(err).Err()
 	}
-	reason := protoReason(broker.ReasonOf(err))
-	code, ok := reasonCodes[reason]
-	if !ok {
-		code = codes.Internal
-	}
-	st := status.New(code, err.Error())
+	reason := broker.ReasonOf(err)
+	st := status.New(reasonCode(reason), err.Error())
 	return withReason(st, reason).Err()
 }
 
 // withReason adds the ErrorInfo clients branch on to st.
-func withReason(st *status.Status, reason pb.ErrorReason) *status.Status {
-	if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason.String(), Domain: ErrorDomain}); err == nil {
+func withReason(st *status.Status, reason api.Reason) *status.Status {
+	info := &errdetails.ErrorInfo{Reason: protoReason(reason).String(), Domain: api.ErrorDomain}
+	if withInfo, err := st.WithDetails(info); err == nil {
 		return withInfo
 	}
 	return st

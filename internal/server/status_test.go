@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/broker"
 	"authd.dev/authd/internal/flow"
 	"authd.dev/authd/internal/store"
@@ -78,15 +79,29 @@ func TestInvalidConfigReason(t *testing.T) {
 	}
 }
 
-// Every reason of the API has a code of its own, so that a client that
-// knows no reasons still tells a retry from a login from a bug.
-func TestEveryReasonHasACode(t *testing.T) {
+// The API's reasons are the enum's: every reason the daemon sends has an
+// authd.v1.ErrorReason value of its name and a gRPC code, and every value
+// of the enum is such a reason; the reasons clients give are not in it.
+func TestReasonsAreTheEnum(t *testing.T) {
 	t.Parallel()
-	for v, name := range pb.ErrorReason_name {
-		if r := pb.ErrorReason(v); r != pb.ErrorReason_ERROR_REASON_UNSPECIFIED {
-			if _, ok := reasonCodes[r]; !ok {
-				t.Errorf("%s has no gRPC code", name)
-			}
+	daemon := make(map[string]bool)
+	for _, ri := range api.Reasons {
+		_, inEnum := pb.ErrorReason_value[string(ri.Reason)]
+		switch {
+		case ri.Code == 0 && inEnum:
+			t.Errorf("%s is in the enum, but has no gRPC code", ri.Reason)
+		case ri.Code != 0 && !inEnum:
+			t.Errorf("%s has a gRPC code, but no value in the enum", ri.Reason)
+		case ri.Code != 0 && (codes.Code(ri.Code) == codes.OK || codes.Code(ri.Code) == codes.Unknown || ri.Code > int(codes.Unauthenticated)):
+			t.Errorf("%s: gRPC code %d, want one a client can act on", ri.Reason, ri.Code)
+		}
+		if ri.Code != 0 {
+			daemon[string(ri.Reason)] = true
+		}
+	}
+	for _, name := range pb.ErrorReason_name {
+		if !daemon[name] {
+			t.Errorf("enum value %s is no reason of package api's table", name)
 		}
 	}
 }

@@ -83,8 +83,6 @@ func loginEventToPB(e *wire.LoginEvent) *pb.LoginEvent {
 		m.Event = &pb.LoginEvent_Waiting{Waiting: &pb.Waiting{StartedBy: e.Waiting.StartedBy}}
 	case e.Done != nil:
 		m.Event = &pb.LoginEvent_Done{Done: &pb.Done{Expiry: stamp(e.Done.Expiry), Account: e.Done.Account, AlreadyLoggedIn: e.Done.AlreadyLoggedIn}}
-	case e.Failed != nil:
-		m.Event = &pb.LoginEvent_Failed{Failed: &pb.Failed{Reason: e.Failed.Reason, Message: e.Failed.Message}}
 	}
 	return m
 }

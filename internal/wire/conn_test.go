@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/wire"
 	pb "authd.dev/authd/proto/authd/v1"
 )
@@ -219,8 +220,8 @@ func TestErrorWithErrorInfo(t *testing.T) {
 				if !errors.As(err, &st) {
 					t.Fatalf("GetToken error = %v, want a *wire.Status", err)
 				}
-				if st.Code != wire.CodeFailedPrecondition || st.Message != message || st.Reason != wire.ReasonLoginRequired ||
-					st.Domain != wire.ErrorDomain || st.Metadata["profile"] != "wörk" {
+				if st.Code != wire.CodeFailedPrecondition || st.Message != message || st.Reason != api.LoginRequired ||
+					st.Domain != api.ErrorDomain || st.Metadata["profile"] != "wörk" {
 					t.Errorf("status = %+v", st)
 				}
 				if errors.Is(err, wire.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/wire"
 	pb "authd.dev/authd/proto/authd/v1"
 )
@@ -283,7 +284,7 @@ func TestTrailersOnlyOverContinuation(t *testing.T) {
 	})
 	_, err = dial(t, path).GetToken(context.Background(), &wire.GetTokenRequest{})
 	var st *wire.Status
-	if !errors.As(err, &st) || st.Code != wire.CodeNotFound || st.Message != `no profile "x"` || st.Reason != wire.ReasonProfileNotFound || st.Domain != "authd.dev" {
+	if !errors.As(err, &st) || st.Code != wire.CodeNotFound || st.Message != `no profile "x"` || st.Reason != api.ProfileNotFound || st.Domain != "authd.dev" {
 		t.Errorf("GetToken = %#v", err)
 	}
 	await(t, done, "the script")

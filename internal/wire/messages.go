@@ -95,7 +95,6 @@ type LoginEvent struct {
 	DeviceCode *DeviceCode
 	Waiting    *Waiting
 	Done       *Done
-	Failed     *Failed
 }
 
 // OpenURL is authd.v1.OpenURL: open URL in the user's browser.
@@ -124,16 +123,10 @@ type Done struct {
 	AlreadyLoggedIn bool // no login ran: the session was logged in already
 }
 
-// Failed is authd.v1.Failed.
-type Failed struct {
-	Reason  string
-	Message string
-}
-
 // Unmarshal decodes b into e. As in protobuf, the last oneof member wins.
 func (e *LoginEvent) Unmarshal(b []byte) error {
 	return unmarshal("LoginEvent", b, func(f field) error {
-		if f.typ != wireBytes || f.num < 1 || f.num > 5 {
+		if f.typ != wireBytes || f.num < 1 || f.num > 4 {
 			return nil
 		}
 		// A member repeated on the wire merges into the one already set;
@@ -159,18 +152,12 @@ func (e *LoginEvent) Unmarshal(b []byte) error {
 				e.Waiting = new(Waiting)
 			}
 			return e.Waiting.unmarshal(f.data)
-		case 4:
+		default:
 			e.Done = old.Done
 			if e.Done == nil {
 				e.Done = new(Done)
 			}
 			return e.Done.unmarshal(f.data)
-		default:
-			e.Failed = old.Failed
-			if e.Failed == nil {
-				e.Failed = new(Failed)
-			}
-			return e.Failed.unmarshal(f.data)
 		}
 	})
 }
@@ -221,18 +208,6 @@ func (d *Done) unmarshal(b []byte) error {
 			d.Account = string(f.data)
 		case f.is(3, wireVarint):
 			d.AlreadyLoggedIn = f.v != 0
-		}
-		return nil
-	})
-}
-
-func (x *Failed) unmarshal(b []byte) error {
-	return decodeFields(b, func(f field) error {
-		switch {
-		case f.is(1, wireBytes):
-			x.Reason = string(f.data)
-		case f.is(2, wireBytes):
-			x.Message = string(f.data)
 		}
 		return nil
 	})

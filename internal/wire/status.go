@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+
+	"authd.dev/authd/api"
 )
 
 // The gRPC status codes (google.rpc.Code).
@@ -35,30 +37,14 @@ var codeNames = [...]string{
 	"internal", "unavailable", "data loss", "unauthenticated",
 }
 
-// The reasons (authd.v1.ErrorReason names) the daemon puts in
-// [Status.Reason], in the domain [ErrorDomain].
-const (
-	ErrorDomain              = "authd.dev"
-	ReasonLoginRequired      = "LOGIN_REQUIRED"
-	ReasonProfileNotFound    = "PROFILE_NOT_FOUND"
-	ReasonIDPUnavailable     = "IDP_UNAVAILABLE"
-	ReasonKeyringLocked      = "KEYRING_LOCKED"
-	ReasonKeyringUnavailable = "KEYRING_UNAVAILABLE"
-	ReasonInvalidConfig      = "INVALID_CONFIG"
-	ReasonLoginFailed        = "LOGIN_FAILED"
-	ReasonLoginTimeout       = "LOGIN_TIMEOUT"
-	ReasonInvalidRequest     = "INVALID_REQUEST"
-	ReasonPermissionDenied   = "PERMISSION_DENIED"
-	ReasonTokenLifetime      = "TOKEN_LIFETIME"
-)
-
 // Status is a gRPC status other than OK, as the server (or the HTTP/2
 // stream) ended the call with it. Reason, Domain and Metadata come from the
-// first google.rpc.ErrorInfo among the status details.
+// first google.rpc.ErrorInfo among the status details: the
+// daemon's reasons, in the domain [api.ErrorDomain].
 type Status struct {
 	Code     int
 	Message  string
-	Reason   string
+	Reason   api.Reason
 	Domain   string
 	Metadata map[string]string
 }
@@ -69,7 +55,7 @@ func (s *Status) Error() string {
 		msg += ": " + s.Message
 	}
 	if s.Reason != "" {
-		msg += " (" + s.Reason + ")"
+		msg += " (" + string(s.Reason) + ")"
 	}
 	return msg
 }
@@ -222,7 +208,7 @@ func (s *Status) decodeErrorInfo(b []byte) {
 		return nil
 	})
 	if err == nil {
-		s.Reason, s.Domain, s.Metadata = reason, domain, metadata
+		s.Reason, s.Domain, s.Metadata = api.Reason(reason), domain, metadata
 	}
 }
 

@@ -369,7 +369,6 @@ type LoginEvent struct {
 	//	*LoginEvent_DeviceCode
 	//	*LoginEvent_Waiting
 	//	*LoginEvent_Done
-	//	*LoginEvent_Failed
 	Event         isLoginEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -448,15 +447,6 @@ func (x *LoginEvent) GetDone() *Done {
 	return nil
 }
 
-func (x *LoginEvent) GetFailed() *Failed {
-	if x != nil {
-		if x, ok := x.Event.(*LoginEvent_Failed); ok {
-			return x.Failed
-		}
-	}
-	return nil
-}
-
 type isLoginEvent_Event interface {
 	isLoginEvent_Event()
 }
@@ -477,10 +467,6 @@ type LoginEvent_Done struct {
 	Done *Done `protobuf:"bytes,4,opt,name=done,proto3,oneof"`
 }
 
-type LoginEvent_Failed struct {
-	Failed *Failed `protobuf:"bytes,5,opt,name=failed,proto3,oneof"`
-}
-
 func (*LoginEvent_OpenUrl) isLoginEvent_Event() {}
 
 func (*LoginEvent_DeviceCode) isLoginEvent_Event() {}
@@ -488,8 +474,6 @@ func (*LoginEvent_DeviceCode) isLoginEvent_Event() {}
 func (*LoginEvent_Waiting) isLoginEvent_Event() {}
 
 func (*LoginEvent_Done) isLoginEvent_Event() {}
-
-func (*LoginEvent_Failed) isLoginEvent_Event() {}
 
 // OpenURL asks the client to open url in the user's browser.
 type OpenURL struct {
@@ -720,58 +704,6 @@ func (x *Done) GetAlreadyLoggedIn() bool {
 	return false
 }
 
-type Failed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Failed) Reset() {
-	*x = Failed{}
-	mi := &file_authd_v1_broker_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Failed) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Failed) ProtoMessage() {}
-
-func (x *Failed) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Failed.ProtoReflect.Descriptor instead.
-func (*Failed) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *Failed) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
-func (x *Failed) GetMessage() string {
-	if x != nil {
-		return x.Message
-	}
-	return ""
-}
-
 type LogoutRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Profile       string                 `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
@@ -782,7 +714,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_authd_v1_broker_proto_msgTypes[9]
+	mi := &file_authd_v1_broker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +726,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[9]
+	mi := &file_authd_v1_broker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +739,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{9}
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LogoutRequest) GetProfile() string {
@@ -833,7 +765,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_authd_v1_broker_proto_msgTypes[10]
+	mi := &file_authd_v1_broker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +777,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[10]
+	mi := &file_authd_v1_broker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +790,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{10}
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LogoutResponse) GetProfiles() []string {
@@ -876,7 +808,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_authd_v1_broker_proto_msgTypes[11]
+	mi := &file_authd_v1_broker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +820,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[11]
+	mi := &file_authd_v1_broker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +833,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{11}
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{10}
 }
 
 type StatusResponse struct {
@@ -922,7 +854,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_authd_v1_broker_proto_msgTypes[12]
+	mi := &file_authd_v1_broker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +866,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[12]
+	mi := &file_authd_v1_broker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +879,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{12}
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatusResponse) GetVersion() string {
@@ -1023,7 +955,7 @@ type ProfileStatus struct {
 
 func (x *ProfileStatus) Reset() {
 	*x = ProfileStatus{}
-	mi := &file_authd_v1_broker_proto_msgTypes[13]
+	mi := &file_authd_v1_broker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +967,7 @@ func (x *ProfileStatus) String() string {
 func (*ProfileStatus) ProtoMessage() {}
 
 func (x *ProfileStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[13]
+	mi := &file_authd_v1_broker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +980,7 @@ func (x *ProfileStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileStatus.ProtoReflect.Descriptor instead.
 func (*ProfileStatus) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{13}
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ProfileStatus) GetName() string {
@@ -1149,7 +1081,7 @@ type SetCredentialRequest struct {
 
 func (x *SetCredentialRequest) Reset() {
 	*x = SetCredentialRequest{}
-	mi := &file_authd_v1_broker_proto_msgTypes[14]
+	mi := &file_authd_v1_broker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1093,7 @@ func (x *SetCredentialRequest) String() string {
 func (*SetCredentialRequest) ProtoMessage() {}
 
 func (x *SetCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[14]
+	mi := &file_authd_v1_broker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1106,7 @@ func (x *SetCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCredentialRequest.ProtoReflect.Descriptor instead.
 func (*SetCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{14}
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetCredentialRequest) GetProfile() string {
@@ -1238,7 +1170,7 @@ type SetCredentialResponse struct {
 
 func (x *SetCredentialResponse) Reset() {
 	*x = SetCredentialResponse{}
-	mi := &file_authd_v1_broker_proto_msgTypes[15]
+	mi := &file_authd_v1_broker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1182,7 @@ func (x *SetCredentialResponse) String() string {
 func (*SetCredentialResponse) ProtoMessage() {}
 
 func (x *SetCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authd_v1_broker_proto_msgTypes[15]
+	mi := &file_authd_v1_broker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1195,7 @@ func (x *SetCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCredentialResponse.ProtoReflect.Descriptor instead.
 func (*SetCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_authd_v1_broker_proto_rawDescGZIP(), []int{15}
+	return file_authd_v1_broker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetCredentialResponse) GetProfile() string {
@@ -1306,16 +1238,15 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x05force\x18\x02 \x01(\bR\x05force\x12\x16\n" +
 	"\x06device\x18\x03 \x01(\bR\x06device\x12\x1d\n" +
 	"\n" +
-	"no_browser\x18\x04 \x01(\bR\tnoBrowser\"\xff\x01\n" +
+	"no_browser\x18\x04 \x01(\bR\tnoBrowser\"\xe1\x01\n" +
 	"\n" +
 	"LoginEvent\x12.\n" +
 	"\bopen_url\x18\x01 \x01(\v2\x11.authd.v1.OpenURLH\x00R\aopenUrl\x127\n" +
 	"\vdevice_code\x18\x02 \x01(\v2\x14.authd.v1.DeviceCodeH\x00R\n" +
 	"deviceCode\x12-\n" +
 	"\awaiting\x18\x03 \x01(\v2\x11.authd.v1.WaitingH\x00R\awaiting\x12$\n" +
-	"\x04done\x18\x04 \x01(\v2\x0e.authd.v1.DoneH\x00R\x04done\x12*\n" +
-	"\x06failed\x18\x05 \x01(\v2\x10.authd.v1.FailedH\x00R\x06failedB\a\n" +
-	"\x05event\">\n" +
+	"\x04done\x18\x04 \x01(\v2\x0e.authd.v1.DoneH\x00R\x04doneB\a\n" +
+	"\x05eventJ\x04\b\x05\x10\x06R\x06failed\">\n" +
 	"\aOpenURL\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\"\xc6\x01\n" +
@@ -1331,10 +1262,7 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x04Done\x122\n" +
 	"\x06expiry\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12*\n" +
-	"\x11already_logged_in\x18\x03 \x01(\bR\x0falreadyLoggedIn\":\n" +
-	"\x06Failed\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\";\n" +
+	"\x11already_logged_in\x18\x03 \x01(\bR\x0falreadyLoggedIn\";\n" +
 	"\rLogoutRequest\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x10\n" +
 	"\x03all\x18\x02 \x01(\bR\x03all\",\n" +
@@ -1408,7 +1336,7 @@ func file_authd_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_authd_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_authd_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_authd_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_authd_v1_broker_proto_goTypes = []any{
 	(ErrorReason)(0),              // 0: authd.v1.ErrorReason
 	(*GetTokenRequest)(nil),       // 1: authd.v1.GetTokenRequest
@@ -1419,47 +1347,45 @@ var file_authd_v1_broker_proto_goTypes = []any{
 	(*DeviceCode)(nil),            // 6: authd.v1.DeviceCode
 	(*Waiting)(nil),               // 7: authd.v1.Waiting
 	(*Done)(nil),                  // 8: authd.v1.Done
-	(*Failed)(nil),                // 9: authd.v1.Failed
-	(*LogoutRequest)(nil),         // 10: authd.v1.LogoutRequest
-	(*LogoutResponse)(nil),        // 11: authd.v1.LogoutResponse
-	(*StatusRequest)(nil),         // 12: authd.v1.StatusRequest
-	(*StatusResponse)(nil),        // 13: authd.v1.StatusResponse
-	(*ProfileStatus)(nil),         // 14: authd.v1.ProfileStatus
-	(*SetCredentialRequest)(nil),  // 15: authd.v1.SetCredentialRequest
-	(*SetCredentialResponse)(nil), // 16: authd.v1.SetCredentialResponse
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*LogoutRequest)(nil),         // 9: authd.v1.LogoutRequest
+	(*LogoutResponse)(nil),        // 10: authd.v1.LogoutResponse
+	(*StatusRequest)(nil),         // 11: authd.v1.StatusRequest
+	(*StatusResponse)(nil),        // 12: authd.v1.StatusResponse
+	(*ProfileStatus)(nil),         // 13: authd.v1.ProfileStatus
+	(*SetCredentialRequest)(nil),  // 14: authd.v1.SetCredentialRequest
+	(*SetCredentialResponse)(nil), // 15: authd.v1.SetCredentialResponse
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_authd_v1_broker_proto_depIdxs = []int32{
-	17, // 0: authd.v1.GetTokenRequest.min_valid:type_name -> google.protobuf.Duration
-	18, // 1: authd.v1.Token.expiry:type_name -> google.protobuf.Timestamp
+	16, // 0: authd.v1.GetTokenRequest.min_valid:type_name -> google.protobuf.Duration
+	17, // 1: authd.v1.Token.expiry:type_name -> google.protobuf.Timestamp
 	5,  // 2: authd.v1.LoginEvent.open_url:type_name -> authd.v1.OpenURL
 	6,  // 3: authd.v1.LoginEvent.device_code:type_name -> authd.v1.DeviceCode
 	7,  // 4: authd.v1.LoginEvent.waiting:type_name -> authd.v1.Waiting
 	8,  // 5: authd.v1.LoginEvent.done:type_name -> authd.v1.Done
-	9,  // 6: authd.v1.LoginEvent.failed:type_name -> authd.v1.Failed
-	18, // 7: authd.v1.DeviceCode.expires:type_name -> google.protobuf.Timestamp
-	18, // 8: authd.v1.Done.expiry:type_name -> google.protobuf.Timestamp
-	14, // 9: authd.v1.StatusResponse.profiles:type_name -> authd.v1.ProfileStatus
-	18, // 10: authd.v1.ProfileStatus.expiry:type_name -> google.protobuf.Timestamp
-	18, // 11: authd.v1.ProfileStatus.last_refresh:type_name -> google.protobuf.Timestamp
-	18, // 12: authd.v1.ProfileStatus.next_refresh:type_name -> google.protobuf.Timestamp
-	18, // 13: authd.v1.SetCredentialResponse.expiry:type_name -> google.protobuf.Timestamp
-	1,  // 14: authd.v1.Broker.GetToken:input_type -> authd.v1.GetTokenRequest
-	3,  // 15: authd.v1.Broker.Login:input_type -> authd.v1.LoginRequest
-	10, // 16: authd.v1.Broker.Logout:input_type -> authd.v1.LogoutRequest
-	12, // 17: authd.v1.Broker.Status:input_type -> authd.v1.StatusRequest
-	15, // 18: authd.v1.Broker.SetCredential:input_type -> authd.v1.SetCredentialRequest
-	2,  // 19: authd.v1.Broker.GetToken:output_type -> authd.v1.Token
-	4,  // 20: authd.v1.Broker.Login:output_type -> authd.v1.LoginEvent
-	11, // 21: authd.v1.Broker.Logout:output_type -> authd.v1.LogoutResponse
-	13, // 22: authd.v1.Broker.Status:output_type -> authd.v1.StatusResponse
-	16, // 23: authd.v1.Broker.SetCredential:output_type -> authd.v1.SetCredentialResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	17, // 6: authd.v1.DeviceCode.expires:type_name -> google.protobuf.Timestamp
+	17, // 7: authd.v1.Done.expiry:type_name -> google.protobuf.Timestamp
+	13, // 8: authd.v1.StatusResponse.profiles:type_name -> authd.v1.ProfileStatus
+	17, // 9: authd.v1.ProfileStatus.expiry:type_name -> google.protobuf.Timestamp
+	17, // 10: authd.v1.ProfileStatus.last_refresh:type_name -> google.protobuf.Timestamp
+	17, // 11: authd.v1.ProfileStatus.next_refresh:type_name -> google.protobuf.Timestamp
+	17, // 12: authd.v1.SetCredentialResponse.expiry:type_name -> google.protobuf.Timestamp
+	1,  // 13: authd.v1.Broker.GetToken:input_type -> authd.v1.GetTokenRequest
+	3,  // 14: authd.v1.Broker.Login:input_type -> authd.v1.LoginRequest
+	9,  // 15: authd.v1.Broker.Logout:input_type -> authd.v1.LogoutRequest
+	11, // 16: authd.v1.Broker.Status:input_type -> authd.v1.StatusRequest
+	14, // 17: authd.v1.Broker.SetCredential:input_type -> authd.v1.SetCredentialRequest
+	2,  // 18: authd.v1.Broker.GetToken:output_type -> authd.v1.Token
+	4,  // 19: authd.v1.Broker.Login:output_type -> authd.v1.LoginEvent
+	10, // 20: authd.v1.Broker.Logout:output_type -> authd.v1.LogoutResponse
+	12, // 21: authd.v1.Broker.Status:output_type -> authd.v1.StatusResponse
+	15, // 22: authd.v1.Broker.SetCredential:output_type -> authd.v1.SetCredentialResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_authd_v1_broker_proto_init() }
@@ -1472,9 +1398,8 @@ func file_authd_v1_broker_proto_init() {
 		(*LoginEvent_DeviceCode)(nil),
 		(*LoginEvent_Waiting)(nil),
 		(*LoginEvent_Done)(nil),
-		(*LoginEvent_Failed)(nil),
 	}
-	file_authd_v1_broker_proto_msgTypes[14].OneofWrappers = []any{
+	file_authd_v1_broker_proto_msgTypes[13].OneofWrappers = []any{
 		(*SetCredentialRequest_AccessToken)(nil),
 		(*SetCredentialRequest_ClientSecret)(nil),
 	}
@@ -1484,7 +1409,7 @@ func file_authd_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authd_v1_broker_proto_rawDesc), len(file_authd_v1_broker_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

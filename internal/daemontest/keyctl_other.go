@@ -1,11 +1,11 @@
 //go:build !linux
 
-package broker_test
+package daemontest
 
 import "testing"
 
 // unlinkKeyctlOnCleanup skips the test: the keyctl backend is the Linux
 // kernel's keyring.
-func unlinkKeyctlOnCleanup(t *testing.T) {
+func unlinkKeyctlOnCleanup(t testing.TB) {
 	t.Skip("the keyctl backend is Linux only")
 }

@@ -1,4 +1,4 @@
-package broker_test
+package daemontest
 
 import (
 	"testing"
@@ -8,9 +8,9 @@ import (
 
 // unlinkKeyctlOnCleanup removes the test's keyring from the user keyring
 // when the test ends, so that runs do not pile up keys in the kernel.
-func unlinkKeyctlOnCleanup(t *testing.T) {
+func unlinkKeyctlOnCleanup(t testing.TB) {
 	t.Cleanup(func() {
-		name := keyringServiceFor(t)
+		name := keyringService(t)
 		if id, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", name, 0); err == nil {
 			_, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
 		}
