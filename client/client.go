@@ -1,5 +1,6 @@
 // Package client is the Go API of authd: it asks the per-user daemon for
-// access tokens over its Unix socket. It is what the authc command uses.
+// access tokens over its Unix socket. (The authc command speaks the same
+// gRPC API through a leaner client of its own, internal/wire.)
 //
 // # Getting a token
 //
@@ -8,8 +9,15 @@
 //	defer c.Close()
 //	tok, err := c.Token(ctx, client.TokenOptions{Profile: "work"})
 //
-// [Client.TokenSource] adapts a profile to golang.org/x/oauth2, and
-// [Client.Transport] to net/http.
+// Package [authd.dev/authd/client/httpauth] puts these tokens on net/http
+// requests and adapts a profile to golang.org/x/oauth2.
+//
+// # Logging in
+//
+// [Client.Login] starts a login, or joins one under way, and reports each
+// step as a [LoginEvent]: a URL to open in a browser, or a code to enter on
+// another device, then [Done]. [TokenOptions.Interactive] makes
+// [Client.Token] wait for a login instead of failing with [ErrLoginRequired].
 //
 // # Errors
 //

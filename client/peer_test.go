@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +11,6 @@ import (
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/otheruser"
 )
-
-func TestMain(m *testing.M) {
-	otheruser.Main()
-	os.Exit(m.Run())
-}
 
 // The client refuses a socket served by another uid before a byte is sent:
 // a squatter of the socket path never sees a request, let alone a secret.
