@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"authd.dev/authd/internal/config"
+	"authd.dev/authd/internal/jwt"
 )
 
 // The fuzz targets serve provider answers from a RoundTripper rather than a
@@ -50,8 +51,13 @@ func checkToken(t *testing.T, start time.Time, tok *Token) {
 	if tok.AccessToken == "" {
 		t.Fatal("accepted a token without access_token")
 	}
-	if !tok.Expiry.After(start) || tok.Expiry.After(time.Now().Add(maxTokenLifetime)) {
-		t.Fatalf("expiry %v from now is not a bounded future", time.Until(tok.Expiry))
+	if tok.Expiry.IsZero() || tok.Expiry.After(time.Now().Add(maxTokenLifetime)) {
+		t.Fatalf("expiry %v from now is not bounded", time.Until(tok.Expiry))
+	}
+	// Only a JWT's own exp may put the expiry in the past: the token is
+	// then known to be expired, and is never served.
+	if c, ok := jwt.ReadClaims(tok.AccessToken); !tok.Expiry.After(start) && (!ok || !c.Expiry.Equal(tok.Expiry)) {
+		t.Fatalf("expiry %v from now is in the past, and not the access token's exp", time.Until(tok.Expiry))
 	}
 	if tok.RefreshIn < 0 || tok.RefreshIn > maxTokenLifetime {
 		t.Fatalf("refresh_in %v out of bounds", tok.RefreshIn)
