@@ -1,6 +1,9 @@
 // Package client is the Go API of authd: it asks the per-user daemon for
-// access tokens over its Unix socket. (The authc command speaks the same
-// gRPC API through a leaner client of its own, internal/wire.)
+// access tokens over its Unix socket. authc uses it too. It speaks the
+// daemon's gRPC API through a lean transport of its own (client/internal/wire:
+// HTTP/2 and protobuf by hand), so that it links neither grpc-go nor the
+// protobuf runtime, whose start-up would cost a short-lived command more
+// than the call itself.
 //
 // # Getting a token
 //
@@ -33,26 +36,28 @@
 // authd/authd.sock in the user's cache directory. The client talks only to a
 // daemon of its own uid: a socket served by another user is
 // [ErrWrongServer], refused before a request is sent.
+//
+// # Connections
+//
+// A [Client] keeps a few connections to the daemon open, one per call in
+// progress (a connection runs one call at a time), and dials another when
+// all are busy; concurrent callers do not wait for one another.
 package client
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
-	"sync/atomic"
+	"runtime"
+	"strconv"
+	"sync"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
-
 	"authd.dev/authd/api"
+	"authd.dev/authd/client/internal/wire"
 	"authd.dev/authd/internal/socket"
-	pb "authd.dev/authd/proto/authd/v1"
 )
 
 // Conditions a caller may branch on, matched with errors.Is: those of
@@ -76,26 +81,40 @@ var (
 
 // Error is an error answered by the daemon, or the failure to reach it.
 type Error struct {
-	Reason  api.Reason // the daemon's reason, or api.DaemonUnreachable or api.WrongServer
-	Message string     // the daemon's explanation
+	// Reason is the daemon's reason; api.DaemonUnreachable, api.WrongServer
+	// or api.SocketDenied when the daemon could not be asked; the gRPC
+	// code's name ("DeadlineExceeded") for a status that carries no reason.
+	Reason  api.Reason
+	Message string // the daemon's explanation
 	kind    error
+	err     error
 }
 
 func (e *Error) Error() string { return e.Message }
 
-// Unwrap returns the sentinel matching Reason.
-func (e *Error) Unwrap() error { return e.kind }
+// Unwrap returns the sentinel matching Reason, and the error of the
+// transport: a status the daemon answered with DEADLINE_EXCEEDED matches
+// context.DeadlineExceeded, a failed dial the *net.OpError.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	for _, err := range []error{e.kind, e.err} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
 
 // Client is a connection to the daemon. It is safe for concurrent use.
 type Client struct {
-	conn   *grpc.ClientConn
-	broker pb.BrokerClient
-	path   string
-	// wrongServer is the last dial's refusal of another user's server,
-	// which gRPC reports only as "unavailable".
-	wrongServer atomic.Pointer[error]
-
+	path                      string
 	callTimeout, loginTimeout time.Duration
+	maxIdle                   int
+
+	mu     sync.Mutex
+	closed bool
+	idle   []*wire.Conn
+	busy   map[*wire.Conn]struct{} // in a call; Close interrupts them
 }
 
 // The deadlines a call gets when its context has none, so that no call
@@ -129,7 +148,12 @@ func WithSocket(path string) Option { return func(c *Client) { c.path = path } }
 
 // New prepares a connection to the daemon; it dials lazily, on first use.
 func New(opts ...Option) (*Client, error) {
-	c := &Client{callTimeout: CallTimeout, loginTimeout: LoginTimeout}
+	c := &Client{
+		callTimeout:  CallTimeout,
+		loginTimeout: LoginTimeout,
+		maxIdle:      2 * runtime.GOMAXPROCS(0),
+		busy:         map[*wire.Conn]struct{}{},
+	}
 	for _, o := range opts {
 		o(c)
 	}
@@ -140,41 +164,113 @@ func New(opts ...Option) (*Client, error) {
 		}
 		c.path = p
 	}
-	path := c.path
-	conn, err := grpc.NewClient("passthrough:///authd",
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			d := c.callTimeout
-			if r, ok := req.(*pb.GetTokenRequest); ok && r.GetInteractive() {
-				d = c.loginTimeout
-			}
-			ctx, cancel := withDefaultDeadline(ctx, d)
-			defer cancel()
-			return invoke(ctx, method, req, reply, cc, opts...)
-		}),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			// socket.Dial checks the server's uid before gRPC sends a byte.
-			nc, err := socket.Dial(ctx, path)
-			if errors.Is(err, socket.ErrWrongServer) {
-				c.wrongServer.Store(&err)
-			} else {
-				c.wrongServer.Store(nil)
-			}
-			return nc, err
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("connect to authd: %w", err)
-	}
-	c.conn, c.broker = conn, pb.NewBrokerClient(conn)
 	return c, nil
 }
 
 // Socket returns the socket path the client uses.
 func (c *Client) Socket() string { return c.path }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connections; calls in progress fail.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	conns := c.idle
+	for conn := range c.busy {
+		conns = append(conns, conn)
+	}
+	c.closed, c.idle, c.busy = true, nil, nil
+	c.mu.Unlock()
+	var errs []error
+	for _, conn := range conns {
+		errs = append(errs, conn.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// closedError is a call on a closed Client. (A function, not a variable:
+// package initialisation is paid by every authc command.)
+func closedError() error { return fmt.Errorf("authd client: %w", net.ErrClosed) }
+
+// get takes an idle connection, or dials one; reused says it was idle.
+// fresh drops the idle ones first: one was found closed by the daemon, so
+// the others, dialed as long ago, are likely closed too.
+func (c *Client) get(ctx context.Context, fresh bool) (conn *wire.Conn, reused bool, err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, false, closedError()
+	}
+	if fresh {
+		for _, conn := range c.idle {
+			conn.Close()
+		}
+		clear(c.idle)
+		c.idle = c.idle[:0]
+	}
+	if n := len(c.idle); n > 0 {
+		conn = c.idle[n-1]
+		c.idle[n-1] = nil
+		c.idle = c.idle[:n-1]
+		c.busy[conn] = struct{}{}
+		c.mu.Unlock()
+		return conn, true, nil
+	}
+	c.mu.Unlock()
+	// socket.Dial, under wire.Dial, checks the server's uid before a byte
+	// is sent.
+	conn, err = wire.Dial(ctx, c.path)
+	if err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		conn.Close()
+		return nil, false, closedError()
+	}
+	c.busy[conn] = struct{}{}
+	return conn, false, nil
+}
+
+// put returns a connection after a call: to the idle ones when it is still
+// usable and there are not too many, else it is closed.
+func (c *Client) put(conn *wire.Conn) {
+	usable := conn.Usable()
+	c.mu.Lock()
+	delete(c.busy, conn)
+	if usable && !c.closed && len(c.idle) < c.maxIdle {
+		c.idle = append(c.idle, conn)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	conn.Close()
+}
+
+// do runs call on a connection, with the default deadline d. A connection
+// that was idle may have been closed by the daemon (a restart) since its
+// last call: when it fails unanswered, and again() allows (nil: always),
+// call runs once more on a new one, and the other idle ones are dropped.
+func (c *Client) do(ctx context.Context, d time.Duration, again func() bool, call func(context.Context, *wire.Conn) error) error {
+	ctx, cancel := withDefaultDeadline(ctx, d)
+	defer cancel()
+	for retried := false; ; retried = true {
+		conn, reused, err := c.get(ctx, retried)
+		if err != nil {
+			return c.wrap(err)
+		}
+		err = call(ctx, conn)
+		c.put(conn)
+		var st *wire.Status
+		if err != nil && reused && !retried && ctx.Err() == nil && errors.Is(err, wire.ErrUnavailable) &&
+			!errors.As(err, &st) && (again == nil || again()) {
+			continue
+		}
+		if err != nil {
+			return c.wrap(err)
+		}
+		return nil
+	}
+}
 
 // TokenOptions say which token to fetch.
 type TokenOptions struct {
@@ -187,36 +283,33 @@ type TokenOptions struct {
 	IDToken      bool // also return the ID token
 }
 
-// Token is an access token and what is known of it.
-type Token struct {
-	AccessToken string
-	TokenType   string
-	Expiry      time.Time // zero when the provider did not say
-	Scopes      []string
-	IDToken     string
-	Profile     string
-}
+// Token is an access token and what is known of it: AccessToken,
+// TokenType, Expiry (zero when the provider did not say), Scopes, IDToken
+// and Profile.
+type Token = wire.Token
 
 // Token fetches an access token.
 func (c *Client) Token(ctx context.Context, o TokenOptions) (*Token, error) {
-	req := &pb.GetTokenRequest{
+	req := &wire.GetTokenRequest{
 		Profile:      o.Profile,
 		Scopes:       o.Scopes,
 		Audience:     o.Audience,
+		MinValid:     o.MinValid,
 		Interactive:  o.Interactive,
 		ForceRefresh: o.ForceRefresh,
-		WantIdToken:  o.IDToken,
+		WantIDToken:  o.IDToken,
 	}
-	if o.MinValid > 0 {
-		req.MinValid = durationpb.New(o.MinValid)
+	d := c.callTimeout
+	if o.Interactive {
+		d = c.loginTimeout
 	}
-	t, err := c.broker.GetToken(ctx, req)
+	var tok *Token
+	err := c.do(ctx, d, nil, func(ctx context.Context, conn *wire.Conn) (err error) {
+		tok, err = conn.GetToken(ctx, req)
+		return err
+	})
 	if err != nil {
-		return nil, c.wrap(err)
-	}
-	tok := &Token{AccessToken: t.GetAccessToken(), TokenType: t.GetTokenType(), Scopes: t.GetScopes(), IDToken: t.GetIdToken(), Profile: t.GetProfile()}
-	if t.GetExpiry() != nil {
-		tok.Expiry = t.GetExpiry().AsTime()
+		return nil, err
 	}
 	return tok, nil
 }
@@ -237,123 +330,144 @@ type LoginEvent struct {
 	Done       *Done
 }
 
-// OpenURL asks for a browser.
-type OpenURL struct{ URL, RedirectURI string }
+// OpenURL asks for a browser to open URL; the provider returns it to
+// RedirectURI.
+type OpenURL = wire.OpenURL
 
-// DeviceCode is what the user enters on another device.
-type DeviceCode struct {
-	VerificationURI, UserCode, VerificationURIComplete string
-	Expires                                            time.Time
-}
+// DeviceCode is what the user enters on another device: UserCode at
+// VerificationURI (or VerificationURIComplete, with the code in it),
+// before Expires.
+type DeviceCode = wire.DeviceCode
 
-// Done reports a finished login.
-type Done struct {
-	Account string
-	Expiry  time.Time
-}
+// Done reports a finished login: the Account, the token's Expiry, and
+// AlreadyLoggedIn when no login ran because the session had one.
+type Done = wire.Done
 
 // Login starts or joins a login and calls on for each step until it ends.
 // It returns nil after the Done event, or the login's error.
 func (c *Client) Login(ctx context.Context, o LoginOptions, on func(LoginEvent)) error {
-	ctx, cancel := withDefaultDeadline(ctx, c.loginTimeout)
-	defer cancel()
-	stream, err := c.broker.Login(ctx, &pb.LoginRequest{Profile: o.Profile, Force: o.Force, Device: o.Device, NoBrowser: o.NoBrowser})
-	if err != nil {
-		return c.wrap(err)
-	}
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			return c.wrap(err)
-		}
-		switch e := ev.GetEvent().(type) {
-		case *pb.LoginEvent_OpenUrl:
-			on(LoginEvent{OpenURL: &OpenURL{URL: e.OpenUrl.GetUrl(), RedirectURI: e.OpenUrl.GetRedirectUri()}})
-		case *pb.LoginEvent_DeviceCode:
-			dc := e.DeviceCode
-			d := &DeviceCode{VerificationURI: dc.GetVerificationUri(), UserCode: dc.GetUserCode(), VerificationURIComplete: dc.GetVerificationUriComplete()}
-			if dc.GetExpires() != nil {
-				d.Expires = dc.GetExpires().AsTime()
+	req := &wire.LoginRequest{Profile: o.Profile, Force: o.Force, Device: o.Device, NoBrowser: o.NoBrowser}
+	started, done := false, false
+	err := c.do(ctx, c.loginTimeout, func() bool { return !started }, func(ctx context.Context, conn *wire.Conn) error {
+		return conn.Login(ctx, req, func(ev *wire.LoginEvent) error {
+			started = true
+			switch {
+			case ev.OpenURL != nil:
+				on(LoginEvent{OpenURL: ev.OpenURL})
+			case ev.DeviceCode != nil:
+				on(LoginEvent{DeviceCode: ev.DeviceCode})
+			case ev.Waiting != nil:
+				on(LoginEvent{Waiting: ev.Waiting.StartedBy})
+			case ev.Done != nil:
+				done = true
+				on(LoginEvent{Done: ev.Done})
 			}
-			on(LoginEvent{DeviceCode: d})
-		case *pb.LoginEvent_Waiting:
-			on(LoginEvent{Waiting: e.Waiting.GetStartedBy()})
-		case *pb.LoginEvent_Done:
-			d := &Done{Account: e.Done.GetAccount()}
-			if e.Done.GetExpiry() != nil {
-				d.Expiry = e.Done.GetExpiry().AsTime()
-			}
-			on(LoginEvent{Done: d})
 			return nil
-		}
+		})
+	})
+	if err != nil && !done {
+		return err
 	}
+	if !done {
+		return &Error{Reason: api.Unspecified, Message: "the login ended without a result"}
+	}
+	return nil
 }
 
 // Logout forgets a profile's session, or every session when all is true. It
 // returns the profiles logged out.
 func (c *Client) Logout(ctx context.Context, profile string, all bool) ([]string, error) {
-	resp, err := c.broker.Logout(ctx, &pb.LogoutRequest{Profile: profile, All: all})
+	var resp *wire.LogoutResponse
+	err := c.do(ctx, c.callTimeout, nil, func(ctx context.Context, conn *wire.Conn) (err error) {
+		resp, err = conn.Logout(ctx, &wire.LogoutRequest{Profile: profile, All: all})
+		return err
+	})
 	if err != nil {
-		return resp.GetProfiles(), c.wrap(err)
+		return nil, err
 	}
-	return resp.GetProfiles(), nil
+	return resp.Profiles, nil
 }
 
 // SetToken stores a static access token (an API key, a CI token) for a
 // profile. It returns the token's expiry when it is a JWT that has one.
 func (c *Client) SetToken(ctx context.Context, profile, token string) (time.Time, error) {
-	return c.setCredential(ctx, &pb.SetCredentialRequest{Profile: profile, Credential: &pb.SetCredentialRequest_AccessToken{AccessToken: token}})
+	return c.setCredential(ctx, &wire.SetCredentialRequest{Profile: profile, AccessToken: token})
 }
 
 // SetClientSecret stores the client secret of a client_credentials profile,
 // once the provider has accepted it. It returns the first token's expiry.
 func (c *Client) SetClientSecret(ctx context.Context, profile, secret string) (time.Time, error) {
-	return c.setCredential(ctx, &pb.SetCredentialRequest{Profile: profile, Credential: &pb.SetCredentialRequest_ClientSecret{ClientSecret: secret}})
+	return c.setCredential(ctx, &wire.SetCredentialRequest{Profile: profile, ClientSecret: secret})
 }
 
-func (c *Client) setCredential(ctx context.Context, req *pb.SetCredentialRequest) (time.Time, error) {
-	resp, err := c.broker.SetCredential(ctx, req)
+func (c *Client) setCredential(ctx context.Context, req *wire.SetCredentialRequest) (time.Time, error) {
+	var resp *wire.SetCredentialResponse
+	err := c.do(ctx, c.callTimeout, nil, func(ctx context.Context, conn *wire.Conn) (err error) {
+		resp, err = conn.SetCredential(ctx, req)
+		return err
+	})
 	if err != nil {
-		return time.Time{}, c.wrap(err)
+		return time.Time{}, err
 	}
-	if resp.GetExpiry() == nil {
-		return time.Time{}, nil
-	}
-	return resp.GetExpiry().AsTime(), nil
+	return resp.Expiry, nil
 }
+
+// Status describes the daemon (Version, ConfigPath, KeyringBackend,
+// DefaultProfile, PID, ReloadError) and its Profiles.
+type Status = wire.StatusResponse
+
+// ProfileStatus is one profile of a [Status]: its State (logged_out,
+// logging_in, valid, refreshing, expired, needs_login), Account, Expiry,
+// refresh times and last error.
+type ProfileStatus = wire.ProfileStatus
 
 // Status describes the daemon and its profiles.
-func (c *Client) Status(ctx context.Context) (*pb.StatusResponse, error) {
-	resp, err := c.broker.Status(ctx, &pb.StatusRequest{})
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var st *Status
+	err := c.do(ctx, c.callTimeout, nil, func(ctx context.Context, conn *wire.Conn) (err error) {
+		st, err = conn.Status(ctx)
+		return err
+	})
 	if err != nil {
-		return nil, c.wrap(err)
+		return nil, err
 	}
-	return resp, nil
+	return st, nil
 }
 
-// wrap turns a gRPC error into an *Error with the daemon's reason.
+// codeNames are the gRPC codes' names, as grpc-go spells them.
+var codeNames = [...]string{
+	"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded",
+	"NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted",
+	"FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented",
+	"Internal", "Unavailable", "DataLoss", "Unauthenticated",
+}
+
+// wrap turns the transport's error into an *Error with the daemon's
+// reason. An error of the caller's context stays as it is.
 func (c *Client) wrap(err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
-		return err
-	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			r := api.Reason(info.GetReason())
-			return &Error{Reason: r, Message: st.Message(), kind: r.Info().Err}
+	var st *wire.Status
+	isStatus := errors.As(err, &st)
+	switch {
+	case isStatus && st.Reason != "":
+		return &Error{Reason: st.Reason, Message: st.Message, kind: st.Reason.Info().Err, err: err}
+	case errors.Is(err, ErrWrongServer):
+		return &Error{Reason: api.WrongServer, Message: err.Error(), kind: ErrWrongServer, err: err}
+	case !isStatus && errors.Is(err, fs.ErrPermission):
+		return &Error{Reason: api.SocketDenied, err: err,
+			Message: fmt.Sprintf("permission denied on the socket %s or a directory above it (%s)", c.path, api.SocketDenied.Info().Hint)}
+	case errors.Is(err, wire.ErrUnavailable), isStatus && st.Code == wire.CodeUnavailable:
+		msg := fmt.Sprintf("cannot reach authd at %s (%s)", c.path, api.DaemonUnreachable.Info().Hint)
+		var op *net.OpError
+		if !isStatus && !(errors.As(err, &op) && op.Op == "dial") {
+			msg = fmt.Sprintf("authd at %s closed the connection without answering (at its connection limit? its log says)", c.path)
 		}
-	}
-	switch st.Code() {
-	case codes.Unavailable:
-		if wrong := c.wrongServer.Load(); wrong != nil {
-			return &Error{Reason: api.WrongServer, Message: (*wrong).Error(), kind: ErrWrongServer}
+		return &Error{Reason: api.DaemonUnreachable, Message: msg, kind: ErrDaemonUnreachable, err: err}
+	case isStatus:
+		name := "Code(" + strconv.Itoa(st.Code) + ")"
+		if st.Code >= 0 && st.Code < len(codeNames) {
+			name = codeNames[st.Code]
 		}
-		return &Error{Reason: api.DaemonUnreachable, kind: ErrDaemonUnreachable,
-			Message: fmt.Sprintf("cannot reach authd at %s (%s)", c.path, api.DaemonUnreachable.Info().Hint)}
-	case codes.Canceled:
-		return fmt.Errorf("%s: %w", st.Message(), context.Canceled)
-	case codes.DeadlineExceeded:
-		return fmt.Errorf("%s: %w", st.Message(), context.DeadlineExceeded)
+		return &Error{Reason: api.Reason(name), Message: st.Message, err: err}
 	}
-	return &Error{Reason: api.Reason(st.Code().String()), Message: st.Message()}
+	return err
 }

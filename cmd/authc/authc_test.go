@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"authd.dev/authd/api"
-	"authd.dev/authd/internal/wire"
+	"authd.dev/authd/client"
 )
 
 func TestStaticTokenPrecedence(t *testing.T) {
@@ -86,7 +86,7 @@ func TestExitCodes(t *testing.T) {
 // A socket of another uid: exit 9, one line naming the socket, and saying
 // that nothing was sent to it.
 func TestWrongServer(t *testing.T) {
-	err := explainCall(fmt.Errorf("dial: %w", wire.ErrWrongServer), "/run/user/1000/authd/authd.sock")
+	err := explainCall(&client.Error{Reason: api.WrongServer, Message: "served by uid 0"}, "/run/user/1000/authd/authd.sock")
 	code, msg := explain(err)
 	if code != api.ExitPermission || !strings.Contains(msg, "the socket at /run/user/1000/authd/authd.sock belongs to another user") ||
 		!strings.Contains(msg, "authc sent nothing") || strings.Contains(msg, "\n") {

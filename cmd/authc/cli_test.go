@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -22,8 +20,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"authd.dev/authd/api"
+	"authd.dev/authd/client"
 	"authd.dev/authd/internal/buildinfo"
-	"authd.dev/authd/internal/wire"
 	pb "authd.dev/authd/proto/authd/v1"
 )
 
@@ -265,17 +263,22 @@ func TestClientSecretHint(t *testing.T) {
 // it cannot enter) is a permission error, not a daemon that is not running.
 func TestSocketPermissionDenied(t *testing.T) {
 	const path = "/run/user/1000/authd/authd.sock"
-	// As wire.Dial returns it.
-	dialErr := fmt.Errorf("%w: %w", wire.ErrUnavailable, &net.OpError{Op: "dial", Net: "unix",
-		Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", syscall.EACCES)})
-	code, msg := explain(explainCall(dialErr, path))
+	// As package client returns it (its own tests check that it does).
+	denied := &client.Error{Reason: api.SocketDenied, Message: "permission denied on the socket " + path}
+	code, msg := explain(explainCall(denied, path))
 	if code != api.ExitPermission || !strings.Contains(msg, "permission denied") || !strings.Contains(msg, path) ||
 		strings.Contains(msg, "is it running") || strings.Contains(msg, "\n") {
 		t.Errorf("explain(EACCES on dial) = %d %q; want %d and one line naming the socket", code, msg, api.ExitPermission)
 	}
 	// The daemon that is just not there stays exit 4.
-	noEnt := fmt.Errorf("%w: %w", wire.ErrUnavailable, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)})
-	if code, msg := explain(explainCall(noEnt, path)); code != api.ExitDaemon || !strings.Contains(msg, "is it running") {
+	missing := filepath.Join(t.TempDir(), "authd.sock")
+	c, err := client.New(client.WithSocket(missing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, noEnt := c.Status(context.Background())
+	if code, msg := explain(explainCall(noEnt, missing)); code != api.ExitDaemon || !strings.Contains(msg, "is it running") {
 		t.Errorf("explain(ENOENT on dial) = %d %q; want %d", code, msg, api.ExitDaemon)
 	}
 }

@@ -5,20 +5,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"net"
 	"strings"
 	"time"
 
 	"authd.dev/authd/api"
+	"authd.dev/authd/client"
 	"authd.dev/authd/internal/socket"
-	"authd.dev/authd/internal/wire"
 )
 
-// authc talks to the daemon with internal/wire: a standard gRPC call over
-// the socket that links neither grpc-go nor the protobuf runtime, whose
-// start-up would cost every 'authc token' more than the call itself. Go
-// programs use the client package instead.
+// authc talks to the daemon with package client, as every Go program does:
+// its transport links neither grpc-go nor the protobuf runtime, whose
+// start-up would cost every 'authc token' more than the call itself.
 
 // daemonError is an error answered by the daemon, or the failure to reach
 // it (a reason of package api's that only clients give).
@@ -75,22 +73,18 @@ func checkTimeout(d time.Duration) error {
 	return nil
 }
 
-// connect dials the daemon's socket within timeout.
-func connect(ctx context.Context, timeout time.Duration) (*wire.Conn, error) {
-	path, err := socket.Path()
-	if err != nil {
-		return nil, err
-	}
-	var conn *wire.Conn
-	err = within(ctx, timeout, func(ctx context.Context) error {
-		conn, err = wire.Dial(ctx, path)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return conn, nil
+// connect prepares a client of the daemon's socket; it dials on the first
+// call, within that call's deadline.
+func connect() (*client.Client, error) {
+	return client.New(client.WithTimeouts(defaultTimeout, loginTimeout))
 }
+
+// Reasons of the client package's errors for a gRPC status that carries
+// none of the daemon's: the code's name.
+const (
+	codeDeadlineExceeded api.Reason = "DeadlineExceeded"
+	codeCanceled         api.Reason = "Canceled"
+)
 
 // within runs call with a deadline of timeout and returns its error as
 // explain reads it: a *daemonError, a *timeoutError or another error.
@@ -107,9 +101,8 @@ func within(ctx context.Context, timeout time.Duration, call func(ctx context.Co
 // explainDeadline is explainCall for a call made with cctx, derived from ctx
 // with the deadline timeout (cause errDeadline).
 func explainDeadline(ctx, cctx context.Context, timeout time.Duration, err error) error {
-	var st *wire.Status
 	switch {
-	case errors.As(err, &st) && st.Code == wire.CodeDeadlineExceeded && st.Reason == "":
+	case daemonDeadline(err):
 		// authd answered that the call was still in progress at the
 		// deadline: it was waiting on the provider (or the keyring).
 		return &timeoutError{after: timeout, busy: true, cause: err}
@@ -119,70 +112,83 @@ func explainDeadline(ctx, cctx context.Context, timeout time.Duration, err error
 	return explainCall(err, "")
 }
 
+// daemonDeadline reports whether err is authd's answer that the call was
+// still in progress at its deadline (which authd learns from the call).
+func daemonDeadline(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Reason == codeDeadlineExceeded
+}
+
 // answered reports whether err is an answer of the daemon: then it, not
 // the deadline, says what happened.
 func answered(err error) bool {
-	var st *wire.Status
+	var ce *client.Error
 	var de *daemonError
-	return errors.As(err, &de) || errors.As(err, &st) && st.Code != wire.CodeDeadlineExceeded
+	if errors.As(err, &de) {
+		return true
+	}
+	if !errors.As(err, &ce) {
+		return false
+	}
+	switch ce.Reason {
+	case codeDeadlineExceeded, api.DaemonUnreachable, api.WrongServer, api.SocketDenied:
+		return false
+	}
+	return true
 }
 
 // daemonAlive asks authd for its status on a connection of its own, to
 // tell a daemon that does not answer at all (stopped, hung) from one that
 // is busy with the call, waiting on the provider.
 func daemonAlive(ctx context.Context, timeout time.Duration) bool {
-	path, err := socket.Path()
+	c, err := connect()
 	if err != nil {
 		return false
 	}
+	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := wire.Dial(ctx, path)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	_, err = conn.Status(ctx)
-	var st *wire.Status
-	return err == nil || errors.As(err, &st) && st.Code != wire.CodeDeadlineExceeded && st.Code != wire.CodeCanceled
+	_, err = c.Status(ctx)
+	var ce *client.Error
+	return err == nil || answered(err) && errors.As(err, &ce) && ce.Reason != codeCanceled
 }
 
-// explainCall turns a call's error into a *daemonError with the daemon's reason.
+// explainCall turns a call's error into a *daemonError with the daemon's
+// reason, or a *timeoutError.
 func explainCall(err error, path string) error {
-	var st *wire.Status
+	var ce *client.Error
 	var de *daemonError
 	var te *timeoutError
 	switch {
 	case errors.As(err, &de), errors.As(err, &te):
 		return err
-	case errors.As(err, &st) && st.Reason != "":
-		return &daemonError{reason: st.Reason, msg: st.Message, cause: err}
-	case errors.As(err, &st) && st.Code == wire.CodeDeadlineExceeded:
+	case !errors.As(err, &ce):
+		if errors.Is(err, context.Canceled) {
+			return &daemonError{reason: api.Interrupted, msg: "interrupted", cause: err}
+		}
+		return err
+	}
+	if path == "" {
+		path, _ = socket.Path()
+	}
+	switch ce.Reason {
+	case codeDeadlineExceeded:
 		// authd answered that the call was still in progress at the
 		// deadline (it was waiting on the provider or the keyring).
 		return &timeoutError{busy: true, cause: err}
-	case errors.Is(err, context.Canceled), errors.As(err, &st) && st.Code == wire.CodeCanceled:
+	case codeCanceled:
 		return &daemonError{reason: api.Interrupted, msg: "interrupted", cause: err}
-	case errors.Is(err, wire.ErrWrongServer):
-		if path == "" {
-			path, _ = socket.Path()
-		}
+	case api.WrongServer:
 		return &daemonError{reason: api.WrongServer, cause: err,
 			msg: fmt.Sprintf("the socket at %s belongs to another user; authc sent nothing", path)}
-	case errors.Is(err, fs.ErrPermission):
+	case api.SocketDenied:
 		// EACCES on connect: a daemon may well be running, but not for
 		// this caller (another user's directory), or a mode is wrong.
-		if path == "" {
-			path, _ = socket.Path()
-		}
 		return &daemonError{reason: api.SocketDenied, cause: err,
 			msg: fmt.Sprintf("permission denied on the socket %s or a directory above it", path)}
-	case errors.Is(err, wire.ErrUnavailable), errors.As(err, &st) && st.Code == wire.CodeUnavailable:
-		if path == "" {
-			path, _ = socket.Path()
-		}
+	case api.DaemonUnreachable:
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" || st != nil {
+		if errors.As(err, &op) && op.Op == "dial" {
 			return &daemonError{reason: api.DaemonUnreachable, cause: err,
 				msg: fmt.Sprintf("cannot reach authd at %s", path)}
 		}
@@ -191,7 +197,11 @@ func explainCall(err error, path string) error {
 		return &daemonError{reason: api.DaemonUnreachable, cause: err, hint: "at its connection limit? its log says",
 			msg: fmt.Sprintf("authd at %s closed the connection without answering", path)}
 	}
-	return err
+	if !ce.Reason.Known() {
+		// A gRPC status without a reason of authd's.
+		return err
+	}
+	return &daemonError{reason: ce.Reason, msg: ce.Message, cause: err}
 }
 
 // shortDuration writes 10m for 10m0s.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"authd.dev/authd/client"
 	"authd.dev/authd/internal/jwt"
-	"authd.dev/authd/internal/wire"
 )
 
 // runInspect decodes a JWT for display. It verifies nothing: access tokens
@@ -36,14 +36,14 @@ func runInspect(ctx context.Context, args []string) error {
 	case fs.NArg() == 1:
 		raw = fs.Arg(0)
 	case fs.NArg() == 0:
-		conn, err := connect(ctx, *timeout)
+		conn, err := connect()
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		var tok *wire.Token
+		var tok *client.Token
 		err = within(ctx, *timeout, func(ctx context.Context) (err error) {
-			tok, err = conn.GetToken(ctx, &wire.GetTokenRequest{Profile: *profile, WantIDToken: *idToken})
+			tok, err = conn.Token(ctx, client.TokenOptions{Profile: *profile, IDToken: *idToken})
 			return err
 		})
 		if err != nil {

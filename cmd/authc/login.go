@@ -15,7 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"authd.dev/authd/api"
-	"authd.dev/authd/internal/wire"
+	"authd.dev/authd/client"
 )
 
 func runLogin(ctx context.Context, args []string) error {
@@ -51,7 +51,7 @@ func runLogin(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	conn, err := connect(ctx, answer)
+	conn, err := connect()
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func runLogin(ctx context.Context, args []string) error {
 		return storeCredential(ctx, conn, *profile, *withToken, credential, answer)
 	}
 	ui := &loginUI{noBrowser: *noBrowser || !canOpenBrowser()}
-	req := &wire.LoginRequest{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}
+	req := client.LoginOptions{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}
 	return login(ctx, conn, req, ui, answer, *timeout)
 }
 
@@ -87,20 +87,19 @@ func readCredential(ctx context.Context, isToken bool) (string, error) {
 }
 
 // storeCredential hands the daemon a token or client secret read from stdin.
-func storeCredential(ctx context.Context, conn *wire.Conn, profile string, isToken bool, value string, timeout time.Duration) error {
-	req := &wire.SetCredentialRequest{Profile: profile, ClientSecret: value}
+func storeCredential(ctx context.Context, conn *client.Client, profile string, isToken bool, value string, timeout time.Duration) error {
+	set := conn.SetClientSecret
 	if isToken {
-		req = &wire.SetCredentialRequest{Profile: profile, AccessToken: value}
+		set = conn.SetToken
 	}
-	var resp *wire.SetCredentialResponse
+	var expiry time.Time
 	err := within(ctx, timeout, func(ctx context.Context) (err error) {
-		resp, err = conn.SetCredential(ctx, req)
+		expiry, err = set(ctx, profile, value)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	expiry := resp.Expiry
 	msg := "Stored the token"
 	if !isToken {
 		msg = "Stored the client secret; the provider accepted it"
@@ -137,7 +136,7 @@ type loginUI struct {
 // login runs or joins a login, showing each step, and opens the browser
 // unless another client already did so for the same login. authd must
 // answer within answer; the whole login may take up to total.
-func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *loginUI, answer, total time.Duration) error {
+func login(ctx context.Context, conn *client.Client, req client.LoginOptions, ui *loginUI, answer, total time.Duration) error {
 	defer ui.removePage()
 	lctx, cancel := context.WithTimeoutCause(ctx, total, errDeadline)
 	defer cancel()
@@ -148,15 +147,15 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 	defer noAnswer.Stop()
 
 	started, joined := false, false
-	err := conn.Login(fctx, req, func(ev *wire.LoginEvent) error {
+	err := conn.Login(fctx, req, func(ev client.LoginEvent) {
 		if !started {
 			started = true
 			noAnswer.Stop()
 		}
 		switch {
-		case ev.Waiting != nil:
+		case ev.Waiting != "":
 			joined = true
-			fmt.Fprintf(os.Stderr, "A login is already in progress (started by %s); waiting for it.\n", printable(ev.Waiting.StartedBy))
+			fmt.Fprintf(os.Stderr, "A login is already in progress (started by %s); waiting for it.\n", printable(ev.Waiting))
 		case ev.OpenURL != nil:
 			ui.openURL(ev.OpenURL, joined)
 		case ev.DeviceCode != nil:
@@ -164,7 +163,6 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 		case ev.Done != nil:
 			fmt.Fprintln(os.Stderr, doneLine(ev.Done, req))
 		}
-		return nil
 	})
 	if err == nil {
 		return nil
@@ -179,10 +177,8 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 	}
 	// The daemon sees the deadline too (grpc-timeout), and may end the
 	// call a moment before authc does.
-	var st *wire.Status
-	daemonDeadline := errors.As(err, &st) && st.Code == wire.CodeDeadlineExceeded && st.Reason == ""
 	switch {
-	case daemonDeadline || errors.Is(context.Cause(lctx), errDeadline) && ctx.Err() == nil && !answered(err):
+	case daemonDeadline(err) || errors.Is(context.Cause(lctx), errDeadline) && ctx.Err() == nil && !answered(err):
 		return &timeoutError{after: total, login: true, cause: err}
 	case errors.Is(context.Cause(fctx), errDeadline) && lctx.Err() == nil && !answered(err):
 		// The first event came as the answer deadline passed.
@@ -193,7 +189,7 @@ func login(ctx context.Context, conn *wire.Conn, req *wire.LoginRequest, ui *log
 
 // doneLine is what authc says when a login ends well: logged in, or
 // already logged in and how to log in again.
-func doneLine(d *wire.Done, req *wire.LoginRequest) string {
+func doneLine(d *client.Done, req client.LoginOptions) string {
 	msg := "Logged in"
 	if d.AlreadyLoggedIn {
 		msg = "Already logged in"
@@ -216,7 +212,7 @@ func doneLine(d *wire.Done, req *wire.LoginRequest) string {
 
 // showDeviceCode tells the user how to approve a device login, with a QR
 // code of the complete URI for a phone when stderr is a terminal.
-func showDeviceCode(dc *wire.DeviceCode) {
+func showDeviceCode(dc *client.DeviceCode) {
 	fmt.Fprintf(os.Stderr, "To log in, visit %s and enter the code %s\n", printable(dc.VerificationURI), printable(dc.UserCode))
 	if dc.VerificationURIComplete != "" {
 		fmt.Fprintf(os.Stderr, "or open %s\n", printable(dc.VerificationURIComplete))
@@ -235,7 +231,7 @@ func showDeviceCode(dc *wire.DeviceCode) {
 	fmt.Fprintln(os.Stderr, "Waiting for approval... (Ctrl-C stops waiting)")
 }
 
-func (ui *loginUI) openURL(u *wire.OpenURL, joined bool) {
+func (ui *loginUI) openURL(u *client.OpenURL, joined bool) {
 	shown := printable(u.URL)
 	switch {
 	case joined:

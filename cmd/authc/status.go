@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"authd.dev/authd/internal/wire"
+	"authd.dev/authd/client"
 )
 
 func runStatus(ctx context.Context, args []string) error {
@@ -26,12 +26,12 @@ func runStatus(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	conn, err := connect(ctx, *timeout)
+	conn, err := connect()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	var st *wire.StatusResponse
+	var st *client.Status
 	err = within(ctx, *timeout, func(ctx context.Context) (err error) {
 		st, err = conn.Status(ctx)
 		return err
@@ -55,7 +55,7 @@ const statusLegend = `* default profile; - none or unknown; "retry in T (N faile
 // printStatus writes the status as 'authc status' shows it. Every field is
 // the daemon's text, and the account, issuer and last error are the
 // provider's: all go through printable.
-func printStatus(out io.Writer, st *wire.StatusResponse) error {
+func printStatus(out io.Writer, st *client.Status) error {
 	fmt.Fprintf(out, "authd %s (pid %d), config %s, keyring %s\n", printable(st.Version), st.PID, printable(st.ConfigPath), dash(printable(st.KeyringBackend)))
 	if st.ReloadError != "" {
 		fmt.Fprintf(out, "\nThe config file did not reload: authd keeps serving the configuration it loaded before.\n")
@@ -100,7 +100,7 @@ func truncate(s string, n int) string {
 }
 
 // source says where a profile's token comes from, the environment first.
-func source(p wire.ProfileStatus) string {
+func source(p client.ProfileStatus) string {
 	if _, from := staticToken(p.Name); from != "" {
 		return "env " + from
 	}
@@ -109,7 +109,7 @@ func source(p wire.ProfileStatus) string {
 
 // statusJSON is the status as 'authc status --json' prints it: snake_case
 // names, as 'authc token --json' has them; what is not known is left out.
-func statusJSON(st *wire.StatusResponse) any {
+func statusJSON(st *client.Status) any {
 	type profile struct {
 		Name            string    `json:"name"`
 		Issuer          string    `json:"issuer,omitempty"`
@@ -196,18 +196,18 @@ func runLogout(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	conn, err := connect(ctx, *timeout)
+	conn, err := connect()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	var resp *wire.LogoutResponse
+	var profiles []string
 	err = within(ctx, *timeout, func(ctx context.Context) (err error) {
-		resp, err = conn.Logout(ctx, &wire.LogoutRequest{Profile: *profile, All: *all})
+		profiles, err = conn.Logout(ctx, *profile, *all)
 		return err
 	})
-	if resp != nil {
-		for _, n := range resp.Profiles {
+	if err == nil {
+		for _, n := range profiles {
 			fmt.Fprintf(os.Stderr, "Logged out of %s.\n", printable(n))
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/term"
 
 	"authd.dev/authd/api"
+	"authd.dev/authd/client"
 	"authd.dev/authd/internal/jwt"
-	"authd.dev/authd/internal/wire"
 )
 
 type stringList []string
@@ -52,32 +52,32 @@ func runToken(ctx context.Context, args []string) error {
 	}
 
 	if tok, _ := staticToken(*profile); tok != "" && len(scopes) == 0 && *audience == "" && !*idToken {
-		st := &wire.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
+		st := &client.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
 		if c, ok := jwt.ReadClaims(tok); ok {
 			st.Expiry = c.Expiry
 		}
 		return printToken(st, *asJSON, false)
 	}
 
-	conn, err := connect(ctx, *timeout)
+	conn, err := connect()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	req := &wire.GetTokenRequest{
+	req := client.TokenOptions{
 		Profile: *profile, Scopes: scopes, Audience: *audience, MinValid: *minValid,
-		ForceRefresh: *force, WantIDToken: *idToken || *asJSON,
+		ForceRefresh: *force, IDToken: *idToken || *asJSON,
 	}
-	var tok *wire.Token
+	var tok *client.Token
 	getToken := func(ctx context.Context) (err error) {
-		tok, err = conn.GetToken(ctx, req)
+		tok, err = conn.Token(ctx, req)
 		return err
 	}
 	err = within(ctx, *timeout, getToken)
 	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == api.LoginRequired &&
 		(*loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))) {
 		ui := &loginUI{noBrowser: !canOpenBrowser()}
-		lreq := &wire.LoginRequest{Profile: *profile, NoBrowser: ui.noBrowser}
+		lreq := client.LoginOptions{Profile: *profile, NoBrowser: ui.noBrowser}
 		if err = login(ctx, conn, lreq, ui, *timeout, loginTimeout); err != nil {
 			return &loginError{err}
 		}
@@ -97,8 +97,8 @@ func runToken(ctx context.Context, args []string) error {
 // profile say what it lacks: a client secret, which 'authc login' alone
 // cannot give it. It asks authd for the profile's flow, and leaves de as
 // it is when authd does not say.
-func secretHint(ctx context.Context, conn *wire.Conn, profile string, timeout time.Duration, de *daemonError) {
-	var st *wire.StatusResponse
+func secretHint(ctx context.Context, conn *client.Client, profile string, timeout time.Duration, de *daemonError) {
+	var st *client.Status
 	err := within(ctx, min(timeout, probeTimeout), func(ctx context.Context) (err error) {
 		st, err = conn.Status(ctx)
 		return err
@@ -120,7 +120,7 @@ func secretHint(ctx context.Context, conn *wire.Conn, profile string, timeout ti
 	}
 }
 
-func printToken(tok *wire.Token, asJSON, idToken bool) error {
+func printToken(tok *client.Token, asJSON, idToken bool) error {
 	if err := checkTokenText("access token", tok.AccessToken); err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ type jsonToken struct {
 	Profile     string    `json:"profile"`
 }
 
-func tokenJSON(t *wire.Token) jsonToken {
+func tokenJSON(t *client.Token) jsonToken {
 	return jsonToken{AccessToken: t.AccessToken, TokenType: t.TokenType, Expiry: timePtr(t.Expiry),
 		Scopes: t.Scopes, IDToken: t.IDToken, Profile: t.Profile}
 }

@@ -359,14 +359,14 @@ func TestRefreshTokenNeverLeavesTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.GetProfiles()) != 1 || st.GetProfiles()[0].GetState() != "valid" || !st.GetProfiles()[0].GetHasRefreshToken() {
+	if len(st.Profiles) != 1 || st.Profiles[0].State != "valid" || !st.Profiles[0].HasRefreshToken {
 		t.Fatalf("status %v", st)
 	}
 	rt := d.RefreshToken(ctx)
 	if rt == "" {
 		t.Fatal("no refresh token stored")
 	}
-	for what, s := range map[string]string{"token": fmt.Sprintf("%+v", tok), "status": st.String()} {
+	for what, s := range map[string]string{"token": fmt.Sprintf("%+v", tok), "status": fmt.Sprintf("%+v", st)} {
 		if strings.Contains(s, rt) {
 			t.Errorf("%s answer carries the refresh token", what)
 		}

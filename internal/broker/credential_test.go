@@ -60,8 +60,8 @@ func TestClientCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range st.GetProfiles() {
-		if p.GetName() == "svc" && (p.GetSource() != "client_credentials" || p.GetState() != "valid") {
+	for _, p := range st.Profiles {
+		if p.Name == "svc" && (p.Source != "client_credentials" || p.State != "valid") {
 			t.Errorf("status of svc: %v", p)
 		}
 	}
@@ -71,7 +71,7 @@ func TestClientCredentials(t *testing.T) {
 	if _, err := c.Token(ctx, client.TokenOptions{Profile: "svc"}); err != nil {
 		t.Errorf("renewal after restart: %v", err)
 	}
-	if strings.Contains(st.String(), idptest.ConfidentialClientSecret) || strings.Contains(fmt.Sprint(fresh), idptest.ConfidentialClientSecret) {
+	if strings.Contains(fmt.Sprintf("%+v", st), idptest.ConfidentialClientSecret) || strings.Contains(fmt.Sprint(fresh), idptest.ConfidentialClientSecret) {
 		t.Error("the client secret crossed the socket")
 	}
 	assertNoSecretsInLogs(t, d, idptest.ConfidentialClientSecret, "wrong-secret", tok.AccessToken)
@@ -102,7 +102,7 @@ func TestStaticToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := st.GetProfiles()[0]; p.GetSource() != "static" || p.GetAccount() != "ci-bot" {
+	if p := st.Profiles[0]; p.Source != "static" || p.Account != "ci-bot" {
 		t.Errorf("status %v", p)
 	}
 	d.Clock.Sleep(2 * time.Hour)

@@ -16,16 +16,15 @@ import (
 	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/store"
-	pb "authd.dev/authd/proto/authd/v1"
 )
 
-func profileStatus(t *testing.T, c *client.Client) *pb.ProfileStatus {
+func profileStatus(t *testing.T, c *client.Client) *client.ProfileStatus {
 	t.Helper()
 	st, err := c.Status(daemontest.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.GetProfiles()[0]
+	return &st.Profiles[0]
 }
 
 func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
@@ -38,7 +37,7 @@ func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := profileStatus(t, c).GetNextRefresh().AsTime()
+	next := profileStatus(t, c).NextRefresh
 	// 75-85% of 5 minutes, but early enough to leave DefaultMinValid and a margin.
 	if left := first.Expiry.Sub(next); left < broker.DefaultMinValid || left > 5*time.Minute/4 {
 		t.Fatalf("background refresh planned %s before expiry", left)
@@ -55,7 +54,7 @@ func TestBackgroundRefreshBeforeExpiry(t *testing.T) {
 	if second.AccessToken == first.AccessToken || d.IdP.Count("token:refresh_token") != 1 {
 		t.Errorf("caller did not get the background-refreshed token without waiting")
 	}
-	if profileStatus(t, c).GetLastRefresh() == nil {
+	if profileStatus(t, c).LastRefresh.IsZero() {
 		t.Error("status has no last refresh")
 	}
 }
@@ -144,14 +143,14 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	st := profileStatus(t, c)
-	if st.GetFailures() == 0 || !strings.Contains(st.GetLastError(), "503") || st.GetNextRefresh() == nil {
+	if st.Failures == 0 || !strings.Contains(st.LastError, "503") || st.NextRefresh.IsZero() {
 		t.Errorf("status during the outage: %v", st)
 	}
 
 	proxy.Set(idptest.Fault{})
-	d.Clock.Advance(st.GetNextRefresh().AsTime().Sub(d.Clock.Now()) + time.Second)
+	d.Clock.Advance(st.NextRefresh.Sub(d.Clock.Now()) + time.Second)
 	st = profileStatus(t, c)
-	if st.GetFailures() != 0 || st.GetState() != "valid" {
+	if st.Failures != 0 || st.State != "valid" {
 		t.Errorf("status after recovery: %v", st)
 	}
 }
@@ -213,14 +212,14 @@ func TestInvalidGrantNeedsOneLogin(t *testing.T) {
 	if n := d.IdP.Count("token:refresh_token"); n != 1 {
 		t.Errorf("%d refresh attempts with a revoked grant, want 1", n)
 	}
-	if st := profileStatus(t, c); st.GetState() != "needs_login" || st.GetHasRefreshToken() {
+	if st := profileStatus(t, c); st.State != "needs_login" || st.HasRefreshToken {
 		t.Errorf("status %v, want needs_login", st)
 	}
 	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) || d.IdP.Count("token:refresh_token") != 1 {
 		t.Errorf("a later call tried the dead grant again: %v", err)
 	}
 	d.Login(ctx, c)
-	if st := profileStatus(t, c); st.GetState() != "valid" {
+	if st := profileStatus(t, c); st.State != "valid" {
 		t.Errorf("status after the new login: %v", st)
 	}
 }
@@ -322,7 +321,7 @@ func TestRotatedTokenSurvivesAFailedWrite(t *testing.T) {
 	if !errors.Is(err, client.ErrKeyring) {
 		t.Fatalf("refresh with a failing keyring: %v, want ErrKeyring", err)
 	}
-	if st := profileStatus(t, c); !strings.Contains(st.GetLastError(), "save to keyring") {
+	if st := profileStatus(t, c); !strings.Contains(st.LastError, "save to keyring") {
 		t.Errorf("status does not show the failed write: %v", st)
 	}
 	// The rotated refresh token lives on in memory: the next call works, and

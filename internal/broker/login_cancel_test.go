@@ -14,7 +14,6 @@ import (
 	"authd.dev/authd/internal/daemontest"
 	"authd.dev/authd/internal/idptest"
 	"authd.dev/authd/internal/store"
-	"authd.dev/authd/internal/wire"
 )
 
 // pendingLogin is a login a client waits on in the background.
@@ -95,7 +94,7 @@ func wantCancelled(t *testing.T, err error, why string) {
 
 func wantLoggedOut(t *testing.T, ctx context.Context, c *client.Client) {
 	t.Helper()
-	if st := profileStatus(t, c).GetState(); st != string(broker.StateLoggedOut) {
+	if st := profileStatus(t, c).State; st != string(broker.StateLoggedOut) {
 		t.Errorf("state = %s, want %s", st, broker.StateLoggedOut)
 	}
 	if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) {
@@ -229,7 +228,7 @@ func TestAbandonedLoginIsCancelled(t *testing.T) {
 	p.leave(t)
 	d.WaitLog(noWaiterLog, 1)
 	d.Clock.Advance(broker.LoginGrace - time.Second)
-	if st := profileStatus(t, c).GetState(); st != string(broker.StateLoggingIn) {
+	if st := profileStatus(t, c).State; st != string(broker.StateLoggingIn) {
 		t.Fatalf("state %s before the grace period passed, want %s", st, broker.StateLoggingIn)
 	}
 	d.Clock.Advance(2 * time.Second)
@@ -256,7 +255,7 @@ func TestAbandonedLoginJoinedInTime(t *testing.T) {
 		t.Fatal("the second client did not join the login in its grace period")
 	}
 	d.Clock.Advance(2 * broker.LoginGrace)
-	if st := profileStatus(t, c).GetState(); st != string(broker.StateLoggingIn) {
+	if st := profileStatus(t, c).State; st != string(broker.StateLoggingIn) {
 		t.Fatalf("state %s after the grace period with a client waiting, want %s", st, broker.StateLoggingIn)
 	}
 	p.approve(t, ctx)
@@ -278,7 +277,7 @@ func TestTokenRequestWaitsOnLogin(t *testing.T) {
 		_, err := c.Token(ctx, client.TokenOptions{Interactive: true})
 		tok <- err
 	}()
-	for deadline := time.Now().Add(10 * time.Second); profileStatus(t, c).GetState() != string(broker.StateLoggingIn); {
+	for deadline := time.Now().Add(10 * time.Second); profileStatus(t, c).State != string(broker.StateLoggingIn); {
 		if time.Now().After(deadline) {
 			t.Fatal("the interactive token request started no login within 10s")
 		}
@@ -295,7 +294,7 @@ func TestTokenRequestWaitsOnLogin(t *testing.T) {
 		d.Clock.Advance(broker.LoginGrace + time.Second)
 		time.Sleep(10 * time.Millisecond)
 	}
-	if st := profileStatus(t, c).GetState(); st != string(broker.StateLoggingIn) {
+	if st := profileStatus(t, c).State; st != string(broker.StateLoggingIn) {
 		t.Fatalf("state %s with a token request waiting on the login, want %s", st, broker.StateLoggingIn)
 	}
 	if status, body, err := idptest.CompleteLogin(ctx, p.url, "alice", "alice-password"); err != nil || status != 200 {
@@ -312,15 +311,11 @@ func TestLoginWhenLoggedInSaysSo(t *testing.T) {
 	t.Parallel()
 	d := daemontest.New(t, "file", idptest.Options{}, "")
 	ctx := daemontest.Context(t)
-	conn, err := wire.Dial(ctx, d.Sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	login := func(req *wire.LoginRequest) *wire.Done {
+	c := d.Client()
+	login := func(req client.LoginOptions) *client.Done {
 		t.Helper()
-		var done *wire.Done
-		err := conn.Login(ctx, req, func(ev *wire.LoginEvent) error {
+		var done *client.Done
+		err := c.Login(ctx, req, func(ev client.LoginEvent) {
 			switch {
 			case ev.OpenURL != nil:
 				if status, body, err := idptest.CompleteLogin(ctx, ev.OpenURL.URL, "alice", "alice-password"); err != nil || status != 200 {
@@ -331,17 +326,16 @@ func TestLoginWhenLoggedInSaysSo(t *testing.T) {
 			case ev.Done != nil:
 				done = ev.Done
 			}
-			return nil
 		})
 		if err != nil || done == nil {
 			t.Fatalf("login %+v: %v, done event %v", req, err, done)
 		}
 		return done
 	}
-	if done := login(&wire.LoginRequest{}); done.AlreadyLoggedIn {
+	if done := login(client.LoginOptions{}); done.AlreadyLoggedIn {
 		t.Errorf("a login that ran says already_logged_in")
 	}
-	done := login(&wire.LoginRequest{Device: true})
+	done := login(client.LoginOptions{Device: true})
 	if !done.AlreadyLoggedIn || done.Account != "alice@example.com" || done.Expiry.IsZero() {
 		t.Errorf("login when logged in: %+v, want already_logged_in with the account and expiry", done)
 	}

@@ -37,7 +37,7 @@ func TestInteractiveTokenLogsInAfterInvalidGrant(t *testing.T) {
 	}()
 	// Once the request's refresh has failed and its login runs, join the
 	// login to see its URL, and complete it.
-	for profileStatus(t, c).GetState() != "logging_in" {
+	for profileStatus(t, c).State != "logging_in" {
 		select {
 		case r := <-got:
 			t.Fatalf("the interactive request ended before a login: %v", r.err)

@@ -37,11 +37,11 @@ func TestStatusShowsFailedReload(t *testing.T) {
 	n := strings.Count(broken, "\n") // the broken lines are the last two
 	want := fmt.Sprintf("%s:%d: profiles.other.client_idd: unknown key (did you mean client_id?)\n"+
 		"%s:%d: profiles.other.issuer: must use https (http is allowed only for 127.0.0.1, localhost and [::1])", d.Config, n, d.Config, n-1)
-	if got := st.GetReloadError(); got != want {
+	if got := st.ReloadError; got != want {
 		t.Errorf("Status reload_error:\n got %q\nwant %q", got, want)
 	}
-	if len(st.GetProfiles()) != 1 || st.GetProfiles()[0].GetName() != "work" {
-		t.Errorf("Status profiles %v, want the old config's", st.GetProfiles())
+	if len(st.Profiles) != 1 || st.Profiles[0].Name != "work" {
+		t.Errorf("Status profiles %v, want the old config's", st.Profiles)
 	}
 
 	if err := os.WriteFile(d.Config, orig, 0o600); err != nil {
@@ -50,8 +50,8 @@ func TestStatusShowsFailedReload(t *testing.T) {
 	if err := d.Broker.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Status(ctx); err != nil || st.GetReloadError() != "" {
-		t.Errorf("Status after a good reload: reload_error %q, %v; want none", st.GetReloadError(), err)
+	if st, err := c.Status(ctx); err != nil || st.ReloadError != "" {
+		t.Errorf("Status after a good reload: reload_error %q, %v; want none", st.ReloadError, err)
 	}
 }
 

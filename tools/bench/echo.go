@@ -132,7 +132,7 @@ func (e *echoServer) stop() {
 	}
 }
 
-// dialEcho connects to the echo server with the options client.New uses.
+// dialEcho connects to the echo server with grpc-go, as a Go program would.
 func dialEcho(sock string) (*grpc.ClientConn, error) {
 	return grpc.NewClient("passthrough:///echo",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -18,7 +18,7 @@
 //     beside two floors built from tools/bench/floor: a static binary
 //     that prints a string, and a raw Unix-socket request/response.
 //  2. GetToken through the client package, 1, 64 and 256 concurrent callers,
-//     beside a plain grpc-go echo service with the same client settings.
+//     beside a plain grpc-go echo service on one grpc-go ClientConn.
 //  3. A refresh storm of 1000 callers with the token endpoint behind a
 //     50 ms proxy: after expiry with the daemon stopped (SIGSTOP) across it,
 //     after a restart, and across the proactive refresh point.

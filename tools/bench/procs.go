@@ -25,7 +25,6 @@ import (
 
 	"authd.dev/authd/client"
 	"authd.dev/authd/internal/idptest"
-	pb "authd.dev/authd/proto/authd/v1"
 )
 
 // binaries are the programs the bench runs, built with the release flags.
@@ -313,7 +312,7 @@ func (d *daemon) login(ctx context.Context, profile string) error {
 }
 
 // status returns the daemon's view of profile.
-func (d *daemon) status(ctx context.Context, profile string) (*pb.ProfileStatus, error) {
+func (d *daemon) status(ctx context.Context, profile string) (*client.ProfileStatus, error) {
 	c, err := d.client()
 	if err != nil {
 		return nil, err
@@ -323,9 +322,9 @@ func (d *daemon) status(ctx context.Context, profile string) (*pb.ProfileStatus,
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range st.GetProfiles() {
-		if p.GetName() == profile {
-			return p, nil
+	for i := range st.Profiles {
+		if st.Profiles[i].Name == profile {
+			return &st.Profiles[i], nil
 		}
 	}
 	return nil, fmt.Errorf("status: no profile %s", profile)

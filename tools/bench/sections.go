@@ -204,7 +204,7 @@ func (b *bench) inProcess(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.note("Section 2: one shared client connection per service, as client.New makes it; each point is %d × %s closed-loop runs, authd and echo interleaved. The access token is %d bytes; the echo answer %d.",
+	b.note("Section 2: one shared client per service: package client (its own pool of connections) for authd, one grpc-go ClientConn for the echo; each point is %d × %s closed-loop runs, authd and echo interleaved. The access token is %d bytes; the echo answer %d.",
 		b.plan.repeats, b.plan.pointTime, len(tok.AccessToken), answerSize)
 	rates := map[string]map[int]spread{}
 	for _, n := range b.plan.concurrency {
@@ -370,9 +370,9 @@ func (b *bench) storm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	next := st.GetNextRefresh().AsTime()
-	if st.GetNextRefresh() == nil || time.Until(next) < 3*time.Second {
-		return fmt.Errorf("proactive refresh not scheduled far enough ahead (next_refresh %v)", st.GetNextRefresh())
+	next := st.NextRefresh
+	if st.NextRefresh.IsZero() || time.Until(next) < 3*time.Second {
+		return fmt.Errorf("proactive refresh not scheduled far enough ahead (next_refresh %v)", st.NextRefresh)
 	}
 	log.Printf("   (b) paced callers across the proactive refresh at %s", next.Format("15:04:05.000"))
 	if err := sleepUntil(ctx, next.Add(-2*time.Second)); err != nil {
@@ -396,7 +396,7 @@ func (b *bench) storm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	expiry := st.GetExpiry().AsTime()
+	expiry := st.Expiry
 	log.Printf("   (a) daemon stopped (SIGSTOP) until the token expires at %s", expiry.Format("15:04:05.000"))
 	before = countsOf(idp)
 	if err := d.signal(syscall.SIGSTOP); err != nil {
@@ -425,7 +425,7 @@ func (b *bench) storm(ctx context.Context) error {
 	}
 	closeCallers()
 	closeCallers = func() {}
-	expiry = st.GetExpiry().AsTime()
+	expiry = st.Expiry
 	log.Printf("   (a') daemon stopped until the token expires at %s, then restarted", expiry.Format("15:04:05.000"))
 	d.stop()
 	if err := sleepUntil(ctx, expiry.Add(500*time.Millisecond)); err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"authd.dev/authd/client/internal/wire"
 	"authd.dev/authd/internal/otheruser"
-	"authd.dev/authd/internal/wire"
 )
 
 func TestMain(m *testing.M) {

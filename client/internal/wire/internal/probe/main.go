@@ -2,7 +2,7 @@
 // its length: the least an authc command can do. It is for measuring
 // start-up (GODEBUG=inittrace=1, hyperfine), not for users.
 //
-//	go build -o /tmp/probe ./internal/wire/internal/probe
+//	go build -o /tmp/probe ./client/internal/wire/internal/probe
 //	hyperfine -N --warmup 20 --runs 200 '/tmp/probe /run/user/1000/authd/authd.sock'
 package main
 
@@ -12,7 +12,7 @@ import (
 	"os"
 	"time"
 
-	"authd.dev/authd/internal/wire"
+	"authd.dev/authd/client/internal/wire"
 )
 
 func main() {

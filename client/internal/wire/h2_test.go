@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"authd.dev/authd/api"
-	"authd.dev/authd/internal/wire"
+	"authd.dev/authd/client/internal/wire"
 	pb "authd.dev/authd/proto/authd/v1"
 )
 
@@ -329,6 +329,15 @@ func TestCancelSendsRSTStream(t *testing.T) {
 	path, done := scriptServer(t, func(p *h2Peer) {
 		p.check(p.fr.WriteSettings())
 		req := p.readRequest()
+		if p.settingsAcks == 0 {
+			// Cancelled while writing the acknowledgement, the client
+			// could not tell a half-written frame and would close the
+			// connection instead: cancel it while it waits for the answer.
+			p.expect("SETTINGS ACK", func(f http2.Frame) bool {
+				f2, ok := f.(*http2.SettingsFrame)
+				return ok && f2.IsAck()
+			})
+		}
 		close(requested)
 		p.expect("RST_STREAM", func(f http2.Frame) bool {
 			if f, ok := f.(*http2.RSTStreamFrame); ok && f.StreamID == req.stream {

@@ -118,6 +118,17 @@ func (c *Conn) Close() error {
 	return c.closeErr
 }
 
+// Usable reports whether a further call may use the Conn: it is not
+// closed, and no call broke it. It waits for a call in progress.
+func (c *Conn) Usable() bool {
+	if c.closed.Load() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken == nil && !c.closed.Load()
+}
+
 // Unary makes a unary call and returns the response message. method is a
 // Broker method name ("GetToken") or a full path ("/pkg.Service/Method").
 // An error the server answered is a [*Status]; one from ctx wraps ctx.Err().

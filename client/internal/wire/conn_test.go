@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"authd.dev/authd/api"
-	"authd.dev/authd/internal/wire"
+	"authd.dev/authd/client/internal/wire"
 	pb "authd.dev/authd/proto/authd/v1"
 )
 

@@ -1,5 +1,6 @@
-// Package wire is a minimal gRPC client for the authd daemon, for programs
-// that must start fast (authc). It speaks HTTP/2 without TLS (h2c, prior
+// Package wire is the transport of package client: a minimal gRPC client
+// for the authd daemon, light enough for programs that must start fast
+// (authc). It speaks HTTP/2 without TLS (h2c, prior
 // knowledge) over the daemon's Unix socket, with HPACK from
 // golang.org/x/net/http2/hpack, and encodes authd's messages by hand (the
 // protobuf wire format is a hundred lines; protowire would bring the

@@ -7,7 +7,7 @@ import (
 )
 
 // leanDependencies are the only packages outside the standard library the
-// client links: HPACK, without grpc-go, the protobuf runtime (protowire
+// transport links: HPACK, without grpc-go, the protobuf runtime (protowire
 // included: its internal/detrand reads the executable at every start) or
 // net/http with TLS, whose package initialisation would cost every authc
 // command.
@@ -15,14 +15,20 @@ var leanDependencies = map[string]bool{
 	"golang.org/x/net/http2/hpack": true,
 }
 
-// TestLeanDependencies keeps the package free of what it exists to avoid.
+// TestLeanDependencies keeps the package, the client package on it and
+// authc free of what the transport exists to avoid.
 func TestLeanDependencies(t *testing.T) {
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go is not on PATH")
 	}
-	for _, pkg := range []string{"authd.dev/authd/internal/wire", "authd.dev/authd/internal/wire/internal/probe"} {
+	for _, pkg := range []string{
+		"authd.dev/authd/client/internal/wire",
+		"authd.dev/authd/client/internal/wire/internal/probe",
+		"authd.dev/authd/client",
+		"authd.dev/authd/cmd/authc",
+	} {
 		out, err := exec.Command(goTool, "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
