@@ -35,11 +35,11 @@ func (e *daemonError) Unwrap() error { return e.cause }
 const (
 	// defaultTimeout bounds a call that authd answers by itself or after a
 	// request to the provider (whose own timeout is 30s by default).
-	defaultTimeout = 30 * time.Second
+	defaultTimeout = client.CallTimeout
 	// loginTimeout bounds the wait for a person at the browser. authc does
 	// not know the profile's login_timeout (5m by default), which ends the
 	// login on authd's side first.
-	loginTimeout = 10 * time.Minute
+	loginTimeout = client.LoginTimeout
 	// probeTimeout bounds the look authc takes, once a deadline passed, at
 	// whether authd is alive at all (no longer than --timeout).
 	probeTimeout = 2 * time.Second
@@ -76,7 +76,7 @@ func checkTimeout(d time.Duration) error {
 // connect prepares a client of the daemon's socket; it dials on the first
 // call, within that call's deadline.
 func connect() (*client.Client, error) {
-	return client.New(client.WithTimeouts(defaultTimeout, loginTimeout))
+	return client.New()
 }
 
 // Reasons of the client package's errors for a gRPC status that carries

@@ -80,7 +80,7 @@ func readCredential(ctx context.Context, isToken bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if strings.ContainsFunc(value, func(r rune) bool { return unsafeRune(r) || r == '\n' || r == '\r' || r == utf8.RuneError }) {
+	if strings.ContainsFunc(value, func(r rune) bool { return unsafeRune(r) || r == utf8.RuneError }) {
 		return "", usageError{fmt.Sprintf("the %s on stdin has control characters in it; nothing was stored", what)}
 	}
 	return value, nil

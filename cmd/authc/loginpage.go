@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"authd.dev/authd/internal/socket"
 )
 
 // The login URL carries the login's state and PKCE challenge. In the argv
@@ -84,18 +86,13 @@ func fileURL(path string) string {
 // directory; created 0700, and refused when it is a symlink, another
 // user's, or open to others.
 func loginPageDir() (string, error) {
-	base := os.Getenv("XDG_RUNTIME_DIR")
-	if base == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("login page directory: %w", err)
-		}
-		if err := os.MkdirAll(cache, 0o700); err != nil {
-			return "", fmt.Errorf("login page directory: %w", err)
-		}
-		base = cache
+	dir, err := socket.RuntimeDir()
+	if err != nil {
+		return "", fmt.Errorf("login page directory: %w", err)
 	}
-	dir := filepath.Join(base, "authd")
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return "", fmt.Errorf("login page directory: %w", err)
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("login page directory: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"authd.dev/authd/internal/regularfile"
 )
 
 // Static tokens in the environment (as GH_TOKEN): AUTHD_TOKEN_<PROFILE> for
@@ -70,7 +72,9 @@ func defaultProfile() string {
 		}
 		path = filepath.Join(dir, "authd", "config.toml")
 	}
-	data, err := os.ReadFile(path)
+	// The same bounded read as the daemon's: a FIFO here must not hang
+	// every 'authc token'.
+	data, err := regularfile.Read(path, 16<<20) // config.MaxConfigSize, without linking config
 	if err != nil {
 		return ""
 	}

@@ -53,8 +53,8 @@ func runToken(ctx context.Context, args []string) error {
 
 	if tok, _ := staticToken(*profile); tok != "" && len(scopes) == 0 && *audience == "" && !*idToken {
 		st := &client.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
-		if c, ok := jwt.ReadClaims(tok); ok {
-			st.Expiry = c.Expiry
+		if c, ok := jwt.ReadClaims(tok); ok && *asJSON {
+			st.Expiry = c.Expiry // only --json shows it
 		}
 		return printToken(st, *asJSON, false)
 	}

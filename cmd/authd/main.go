@@ -48,7 +48,7 @@ func init() {
 	// Assigned here: help's run reads commands.
 	noFlags := func(name string, do func() error) func([]string) error {
 		return func(args []string) error {
-			if _, err := parseFlags(newFlags(name), args); err != nil {
+			if err := parseFlags(newFlags(name), args); err != nil {
 				return err
 			}
 			return do()
@@ -159,18 +159,18 @@ func newFlags(name string) *flag.FlagSet {
 
 // parseFlags parses a command's flags and, for --help, prints its help to
 // stdout and returns flag.ErrHelp. A command takes no arguments but its flags.
-func parseFlags(fs *flag.FlagSet, args []string) (*flag.FlagSet, error) {
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		printHelp(lookup(fs.Name()), fs)
-		return nil, err
+		return err
 	case err != nil:
-		return nil, usageError{err.Error(), " " + fs.Name()}
+		return usageError{err.Error(), " " + fs.Name()}
 	case fs.NArg() > 0:
-		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0)), " " + fs.Name()}
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0)), " " + fs.Name()}
 	}
-	return fs, nil
+	return nil
 }
 
 // printHelp prints a command's usage line, summary and flags.
@@ -232,7 +232,7 @@ func runDaemon(args []string) error {
 	configPath := set.String("config", "", "config file (default $AUTHD_CONFIG, else $XDG_CONFIG_HOME/authd/config.toml); it must exist")
 	socketPath := set.String("socket", "", "socket path (default $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock, else ~/.cache/authd/authd.sock)")
 	level := set.String("log-level", "info", "debug, info, warn or error")
-	if _, err := parseFlags(set, args); err != nil {
+	if err := parseFlags(set, args); err != nil {
 		return err
 	}
 	var lvl slog.Level

@@ -44,5 +44,19 @@ func checkTokenRequest(req *pb.GetTokenRequest) error {
 			return fmt.Errorf("%w: scope too long (%d bytes, at most %d)", broker.ErrInvalidRequest, len(sc), maxScopeLen)
 		}
 	}
+	if d := req.GetMinValid(); d != nil && (d.CheckValid() != nil || d.AsDuration() < 0) {
+		return fmt.Errorf("%w: min_valid must be a positive duration", broker.ErrInvalidRequest)
+	}
+	return nil
+}
+
+// checkCredentialRequest bounds a SetCredential request.
+func checkCredentialRequest(req *pb.SetCredentialRequest) error {
+	if err := checkProfile(req.GetProfile()); err != nil {
+		return err
+	}
+	if n := max(len(req.GetAccessToken()), len(req.GetClientSecret())); n > maxCredentialLen {
+		return fmt.Errorf("%w: credential too long (%d bytes, at most %d)", broker.ErrInvalidRequest, n, maxCredentialLen)
+	}
 	return nil
 }

@@ -49,13 +49,8 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		uid, pid, err := socket.Peer(c)
-		switch {
-		case errors.Is(err, errors.ErrUnsupported):
-			// No peer credentials on this platform: the socket
-			// directory's mode (0700) is the only guard, as for ssh-agent.
-			uid, pid = l.uid, -1
-		case err != nil:
+		uid, pid, err := peerOf(c, l.uid)
+		if err != nil {
 			l.log.Warn("closing a connection whose peer is unknown", "err", err)
 			c.Close()
 			continue
@@ -164,13 +159,8 @@ func (c peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.A
 		info.uid, info.pid = pc.uid, pc.pid
 		return conn, info, nil
 	}
-	uid, pid, err := socket.Peer(conn)
-	switch {
-	case errors.Is(err, errors.ErrUnsupported):
-		// No peer credentials on this platform: the socket directory's
-		// mode (0700) is the only guard, as for ssh-agent.
-		uid, pid = c.uid, -1
-	case err != nil:
+	uid, pid, err := peerOf(conn, c.uid)
+	if err != nil {
 		uid, pid = -1, -1
 	}
 	info.uid, info.pid = uid, pid
@@ -217,4 +207,15 @@ func startedBy(ctx context.Context) string {
 		return fmt.Sprintf("%s (pid %d)", strings.TrimSpace(string(comm)), info.pid)
 	}
 	return fmt.Sprintf("pid %d", info.pid)
+}
+
+// peerOf reads the uid and pid of the process at the other end of c. Where
+// the platform has no peer credentials, the socket directory's mode (0700)
+// is the only guard, as for ssh-agent: the peer is taken to be self.
+func peerOf(c net.Conn, self int) (uid, pid int, err error) {
+	uid, pid, err = socket.Peer(c)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return self, -1, nil
+	}
+	return uid, pid, err
 }

@@ -79,8 +79,10 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 	if lim.HandshakeTimeout <= 0 {
 		lim.HandshakeTimeout = defaultHandshake
 	}
-	srv := newServer(b, lim)
-	gl := &guardedListener{Listener: ln, uid: os.Getuid(), max: int64(lim.MaxConns), log: b.Logger(), conns: map[*peerConn]struct{}{}}
+	// The listener and every call check against the same uid.
+	uid := os.Getuid()
+	srv := newServer(b, lim, uid)
+	gl := &guardedListener{Listener: ln, uid: uid, max: int64(lim.MaxConns), log: b.Logger(), conns: map[*peerConn]struct{}{}}
 	stop := context.AfterFunc(ctx, func() {
 		timer := time.AfterFunc(5*time.Second, func() {
 			// Stop waits for connections still in the HTTP/2 handshake,
@@ -96,8 +98,7 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 }
 
 // newServer returns a gRPC server with the Broker service registered.
-func newServer(b *broker.Broker, lim Limits) *grpc.Server {
-	uid := os.Getuid()
+func newServer(b *broker.Broker, lim Limits, uid int) *grpc.Server {
 	srv := grpc.NewServer(
 		grpc.Creds(peerCredentials{uid: uid}),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -139,9 +140,6 @@ func (s *service) GetToken(ctx context.Context, req *pb.GetTokenRequest) (*pb.To
 	sess, err := s.b.Session(req.GetProfile())
 	if err != nil {
 		return nil, toStatus(err)
-	}
-	if d := req.GetMinValid(); d != nil && (d.CheckValid() != nil || d.AsDuration() < 0) {
-		return nil, toStatus(fmt.Errorf("%w: min_valid must be a positive duration", broker.ErrInvalidRequest))
 	}
 	tok, err := sess.Token(ctx, broker.TokenRequest{
 		Scopes:       req.GetScopes(),
@@ -264,11 +262,8 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 }
 
 func (s *service) SetCredential(ctx context.Context, req *pb.SetCredentialRequest) (*pb.SetCredentialResponse, error) {
-	if err := checkProfile(req.GetProfile()); err != nil {
+	if err := checkCredentialRequest(req); err != nil {
 		return nil, toStatus(err)
-	}
-	if n := max(len(req.GetAccessToken()), len(req.GetClientSecret())); n > maxCredentialLen {
-		return nil, toStatus(fmt.Errorf("%w: credential too long (%d bytes, at most %d)", broker.ErrInvalidRequest, n, maxCredentialLen))
 	}
 	sess, err := s.b.Session(req.GetProfile())
 	if err != nil {

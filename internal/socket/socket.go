@@ -38,14 +38,26 @@ func Path() (string, error) {
 	if p := os.Getenv("AUTHD_SOCKET"); p != "" {
 		return p, nil
 	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		return filepath.Join(dir, "authd", "authd.sock"), nil
-	}
-	dir, err := os.UserCacheDir()
+	dir, err := RuntimeDir()
 	if err != nil {
 		return "", fmt.Errorf("socket path: set XDG_RUNTIME_DIR or AUTHD_SOCKET: %w", err)
 	}
-	return filepath.Join(dir, "authd", "authd.sock"), nil
+	return filepath.Join(dir, "authd.sock"), nil
+}
+
+// RuntimeDir is authd's own directory for what lives as long as the user's
+// session (the socket by default, authc's login pages):
+// $XDG_RUNTIME_DIR/authd, else authd in the user's cache directory. It is
+// not created here.
+func RuntimeDir() (string, error) {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		return filepath.Join(dir, "authd"), nil
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "authd"), nil
 }
 
 // Listen creates the socket at path, mode 0600. Its directory is created
@@ -89,14 +101,13 @@ func clearPath(path string) error {
 		return fmt.Errorf("socket path %s is a symlink; refusing to follow it", path)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		uid, err := serverUID(c, path)
+		err := checkServer(c, path)
 		c.Close()
 		switch {
-		case errors.Is(err, errors.ErrUnsupported):
+		case errors.Is(err, ErrWrongServer):
+			return fmt.Errorf("another user's process holds the socket path: %w", err)
 		case err != nil:
-			return fmt.Errorf("socket %s: %w", path, err)
-		case uid != os.Getuid():
-			return fmt.Errorf("another user's process holds the socket path: %w", &WrongServerError{Path: path, UID: uid, Want: os.Getuid()})
+			return err
 		}
 		return fmt.Errorf("%s: %w", path, ErrInUse)
 	}
