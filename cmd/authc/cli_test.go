@@ -37,6 +37,11 @@ func noDaemon(t *testing.T) {
 
 // 'authc help' lists every command.
 func TestUsageListsEveryCommand(t *testing.T) {
+	for _, name := range commandOrder {
+		if _, ok := commands[name]; !ok {
+			t.Errorf("'authc help' would list %s, which is no command", name)
+		}
+	}
 	if len(commandOrder) != len(commands) {
 		t.Errorf("'authc help' lists %v; the commands are %d", commandOrder, len(commands))
 	}

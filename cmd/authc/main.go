@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,8 +28,16 @@ var version string
 func usage() string {
 	var b strings.Builder
 	b.WriteString("authc asks the authd daemon for OAuth2/OIDC access tokens.\n\nUsage:\n")
+	width := 0
 	for _, name := range commandOrder {
-		fmt.Fprintln(&b, strings.TrimRight(fmt.Sprintf("  authc %-7s %s", name, commands[name].args), " "))
+		if _, ok := commands[name]; ok {
+			width = max(width, len(name))
+		}
+	}
+	for _, name := range commandOrder {
+		if cmd, ok := commands[name]; ok {
+			fmt.Fprintln(&b, strings.TrimRight(fmt.Sprintf("  authc %-*s %s", width, name, cmd.args), " "))
+		}
 	}
 	b.WriteString("  authc --version\n" + usageNotes)
 	return b.String()
@@ -59,14 +68,28 @@ type command struct {
 	run     func(ctx context.Context, args []string) error
 }
 
-var commands map[string]command
+// commands holds every command by name. Each file that defines a command
+// adds it in its init function; help's run reads the map, so it cannot be
+// filled in this declaration.
+var commands = map[string]command{}
 
 // commandOrder is the order 'authc help' lists the commands in.
-var commandOrder = []string{"token", "login", "logout", "status", "inspect", "version", "help"}
+var commandOrder = []string{
+	"token", "login", "logout", "status", "reload", "inspect",
+	"exec", "header", "kubectl", "git-credential", "docker-credential",
+	"setup", "completion", "version", "help",
+}
+
+// multicallNames are the names under which authc runs one command, as the
+// tools that look for a credential helper by name call it (a link or a copy
+// named so on PATH).
+var multicallNames = map[string]string{
+	"git-credential-authd":    "git-credential",
+	"docker-credential-authd": "docker-credential",
+}
 
 func init() {
-	// Assigned here: help's run reads commands.
-	commands = map[string]command{
+	for name, cmd := range map[string]command{
 		"token": {"[-p PROFILE] [--min-valid 5m] [--scope S]... [--audience A] [--id-token] [--json] [--login|--no-login] [--force-refresh] [--timeout 30s]",
 			"Print an access token of a profile, logging in first when one is needed and allowed.", runToken},
 		"login": {"[-p PROFILE] [--no-browser] [--device] [--force] [--with-token | --client-secret-stdin] [--timeout 10m]",
@@ -79,11 +102,17 @@ func init() {
 			"Decode a JWT for reading, verifying nothing: TOKEN, stdin (-), or the profile's token.", runInspect},
 		"version": {"", "Print authc's version.", runVersion},
 		"help":    {"[COMMAND]", "Show the commands, or the usage and flags of one.", runHelp},
+	} {
+		commands[name] = cmd
 	}
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	args := os.Args[1:]
+	if name, ok := multicallNames[strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe")]; ok {
+		args = append([]string{name}, args...)
+	}
+	os.Exit(run(args))
 }
 
 func run(args []string) int {

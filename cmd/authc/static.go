@@ -2,12 +2,9 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/pelletier/go-toml/v2"
-
-	"authd.dev/authd/internal/regularfile"
+	"authd.dev/authd/internal/config"
 )
 
 // Static tokens in the environment (as GH_TOKEN): AUTHD_TOKEN_<PROFILE> for
@@ -58,37 +55,26 @@ func hasProfileTokens() bool {
 
 // defaultProfile reads the default profile's name from the config file, for
 // AUTHD_TOKEN_<PROFILE> without -p. It is read only when such a variable is
-// set, and with a bare TOML decoder: the config package's validation links
-// crypto and templates that every 'authc token' would pay for at start-up.
+// set; a file that cannot be read names no profile.
 func defaultProfile() string {
-	path := os.Getenv("AUTHD_CONFIG")
-	if path == "" {
-		dir, err := os.UserConfigDir()
-		if xdg := os.Getenv("XDG_CONFIG_HOME"); xdg != "" {
-			dir, err = xdg, nil
-		}
-		if err != nil {
-			return ""
-		}
-		path = filepath.Join(dir, "authd", "config.toml")
-	}
-	// The same bounded read as the daemon's: a FIFO here must not hang
-	// every 'authc token'.
-	data, err := regularfile.Read(path, 16<<20) // config.MaxConfigSize, without linking config
+	cfg, err := readConfig()
 	if err != nil {
 		return ""
 	}
-	var cfg struct {
-		DefaultProfile string                    `toml:"default_profile"`
-		Profiles       map[string]map[string]any `toml:"profiles"`
-	}
-	if toml.Unmarshal(data, &cfg) != nil {
+	p, err := cfg.Profile("")
+	if err != nil {
 		return ""
 	}
-	if cfg.DefaultProfile == "" && len(cfg.Profiles) == 1 {
-		for name := range cfg.Profiles {
-			return name
-		}
+	return p.Name
+}
+
+// readConfig reads the configuration file the daemon reads, through the
+// same reader, without the checks of the files it names (which only the
+// daemon uses).
+func readConfig() (*config.Config, error) {
+	path, err := config.DefaultPath()
+	if err != nil {
+		return nil, err
 	}
-	return cfg.DefaultProfile
+	return config.Load(path)
 }

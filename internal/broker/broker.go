@@ -104,7 +104,7 @@ func (b *Broker) Reload() error {
 }
 
 func (b *Broker) reload() error {
-	cfg, err := config.Load(b.opts.ConfigPath)
+	cfg, err := config.Reader{CheckFile: flow.CheckFile}.Load(b.opts.ConfigPath)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if missing {
 		cfg, err = &config.Config{Path: b.opts.ConfigPath, Profiles: map[string]*config.Profile{}}, nil

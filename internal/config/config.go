@@ -15,6 +15,10 @@
 // # The file
 //
 //	default_profile = "work"
+//	autostart = true          # authc starts the daemon when it is not running
+//
+//	[compat]
+//	oidc_agent_socket = ""    # also serve oidc-agent's clients here (off when empty)
 //
 //	[keyring]
 //	backend = "auto"          # auto | keychain | secret-service | kwallet | wincred | keyctl | pass | file
@@ -28,6 +32,8 @@
 //	scopes = ["openid", "profile", "email", "offline_access"]
 //	flow = "auto"             # auto | browser | device | client_credentials
 //	extra_auth_params = { prompt = "consent" }
+//	match = ["git.example.com", "https://registry.example.com/team/"]  # for the git, docker and kubectl helpers
+//	username = "oauth2"       # the user name the git and docker helpers give
 //
 // See [Profile] and [Keyring] for every key, its default and its rules. Paths
 // (ca_file, success_html, failure_html, file_dir, passphrase_file) may start
@@ -129,6 +135,13 @@ type Config struct {
 	// just lost its profiles, has none: a reload can tell "remove every
 	// profile" from a file that was truncated or not yet written.
 	ProfilesExplicit bool
+	// Autostart lets authc start the daemon when it is not running (toml
+	// autostart); default true. AUTHD_NO_AUTOSTART=1 also turns it off.
+	Autostart bool
+	// OIDCAgentSocket is where the daemon also serves oidc-agent's clients
+	// (toml [compat] oidc_agent_socket, a path); empty, the
+	// default, for not at all.
+	OIDCAgentSocket string
 }
 
 // Keyring is the [keyring] table: where the daemon keeps credentials.
@@ -202,6 +215,14 @@ type Profile struct {
 	// provider's token response gives no usable expires_in and the token
 	// is no JWT with an exp claim (toml token_lifetime); default 5m.
 	TokenLifetime time.Duration
+	// Match lists the hosts ("git.example.com", "registry:5000") and URL
+	// prefixes ("https://git.example.com/team/") whose credential helpers
+	// (git, docker, kubectl) use this profile; see [Config.ProfileFor].
+	Match []string
+	// Username is what the git and docker helpers give as the user name
+	// beside the token (e.g. "oauth2" for GitLab, "x-access-token" for
+	// GitHub); empty for the helper's own default.
+	Username string
 }
 
 // String describes the profile without its client secret.
@@ -331,14 +352,34 @@ func DefaultPath() (string, error) {
 	return filepath.Join(dir, "authd", "config.toml"), nil
 }
 
+// Load reads and validates the file at path without reading the files it
+// names: Reader{}.Load. A missing file is an error wrapping fs.ErrNotExist;
+// problems in the file are [Errors].
+func Load(path string) (*Config, error) { return Reader{}.Load(path) }
+
+// Parse validates data as if read from path without reading the files it
+// names: Reader{}.Parse.
+func Parse(path string, data []byte) (*Config, error) { return Reader{}.Parse(path, data) }
+
+// Reader reads configuration files. Its zero value resolves the paths of
+// the files a profile names (ca_file, success_html, failure_html) without
+// reading them, which is what a client needs; the daemon sets CheckFile so
+// that a bad CA bundle or page template is a problem of the file, at its
+// line, and a reload with one keeps the old configuration.
+type Reader struct {
+	// CheckFile checks the content of the file at path that key names,
+	// read and bounded by MaxFileSize; its error is reported at key's line.
+	CheckFile func(key, path string, content []byte) error
+}
+
 // Load reads and validates the file at path. A missing file is an error
 // wrapping fs.ErrNotExist; problems in the file are [Errors].
-func Load(path string) (*Config, error) {
+func (r Reader) Load(path string) (*Config, error) {
 	data, err := regularfile.Read(path, MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(path, data)
+	return r.Parse(path, data)
 }
 
 // MaxConfigSize bounds the configuration file: ten thousand profiles fit in
@@ -351,11 +392,10 @@ const MaxConfigSize = 16 << 20
 const MaxFileSize = 1 << 20
 
 // Parse validates data as if read from path: path names the file in errors,
-// and relative paths in the file are relative to its directory. Files the
-// configuration names (ca_file, templates) are read and checked.
-func Parse(path string, data []byte) (*Config, error) {
+// and relative paths in the file are relative to its directory.
+func (r Reader) Parse(path string, data []byte) (*Config, error) {
 	data = bytes.TrimPrefix(data, []byte("\uFEFF")) // as some editors save it
-	d, err := newDecoder(path, data)
+	d, err := newDecoder(path, data, r.CheckFile)
 	if err != nil {
 		return nil, err
 	}

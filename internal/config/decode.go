@@ -1,16 +1,13 @@
 package config
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"html/template"
 	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +24,16 @@ import (
 // [decoder] checks the values by hand so that each problem names its key
 // and line.
 
-var profileNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+// validProfileName reports whether name matches [A-Za-z0-9_.-]+. (No
+// regexp: authc reads this package, and pays for every init at start-up.)
+func validProfileName(name string) bool {
+	return name != "" && strings.IndexFunc(name, func(r rune) bool { return !unreserved(r) || r == '~' }) < 0
+}
+
+// unreserved reports whether r is an unreserved character of RFC 3986.
+func unreserved(r rune) bool {
+	return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)
+}
 
 // reservedAuthParams are authorization request parameters authd sets itself.
 var reservedAuthParams = []string{
@@ -36,15 +42,16 @@ var reservedAuthParams = []string{
 }
 
 type decoder struct {
-	path  string
-	dir   string         // relative paths in the file are relative to dir
-	root  map[string]any // the file, as toml.Unmarshal decodes it
-	lines map[string]int // pathKey(key) -> line where key first appears
-	errs  []*Error
+	checkFile func(key, path string, content []byte) error // see [Reader]
+	path      string
+	dir       string         // relative paths in the file are relative to dir
+	root      map[string]any // the file, as toml.Unmarshal decodes it
+	lines     map[string]int // pathKey(key) -> line where key first appears
+	errs      []*Error
 }
 
-func newDecoder(path string, data []byte) (*decoder, error) {
-	d := &decoder{path: path, dir: filepath.Dir(path)}
+func newDecoder(path string, data []byte, checkFile func(key, path string, content []byte) error) (*decoder, error) {
+	d := &decoder{path: path, dir: filepath.Dir(path), checkFile: checkFile}
 	if abs, err := filepath.Abs(d.dir); err == nil {
 		d.dir = abs
 	}
@@ -127,7 +134,13 @@ func (d *decoder) config() *Config {
 	cfg := &Config{Path: d.path, Profiles: map[string]*Profile{}}
 	root := &table{d: d, m: d.root, seen: map[string]bool{}}
 	root.str("default_profile", &cfg.DefaultProfile)
+	cfg.Autostart = true
+	root.boolean("autostart", &cfg.Autostart)
 	cfg.Keyring = d.keyring(root.table("keyring"))
+	if compat := root.table("compat"); compat != nil {
+		compat.path("oidc_agent_socket", &cfg.OIDCAgentSocket)
+		compat.rejectUnknown()
+	}
 
 	if profiles := root.table("profiles"); profiles != nil {
 		cfg.ProfilesExplicit = true
@@ -179,7 +192,7 @@ func (d *decoder) profile(name string, t *table) *Profile {
 	if t == nil {
 		return nil // not a table: already reported
 	}
-	if !profileNameRE.MatchString(name) {
+	if !validProfileName(name) {
 		d.errorf(t.key, "profile name must match [A-Za-z0-9_.-]+")
 	}
 	p := &Profile{
@@ -214,13 +227,17 @@ func (d *decoder) profile(name string, t *table) *Profile {
 	}
 	t.authParams("extra_auth_params", &p.ExtraAuthParams)
 	t.boolean("auth_params_in_token_request", &p.AuthParamsInTokenRequest)
-	t.caFile("ca_file", &p.CAFile)
+	t.file("ca_file", &p.CAFile)
 	t.boolean("insecure_skip_verify", &p.InsecureSkipVerify)
-	t.template("success_html", &p.SuccessHTML)
-	t.template("failure_html", &p.FailureHTML)
+	t.file("success_html", &p.SuccessHTML)
+	t.file("failure_html", &p.FailureHTML)
 	t.duration("timeout", &p.Timeout)
 	t.duration("login_timeout", &p.LoginTimeout)
 	t.duration("token_lifetime", &p.TokenLifetime)
+	t.match("match", &p.Match)
+	if t.str("username", &p.Username) && (p.Username == "" || strings.ContainsAny(p.Username, "\x00\r\n")) {
+		t.d.errorf(t.child("username"), "must be a non-empty line")
+	}
 	t.rejectUnknown()
 
 	// A missing key is reported at the line of its table, unless its value
@@ -465,10 +482,21 @@ func CheckEndpoint(s string) error {
 	return nil
 }
 
-// redirectPathRE is a plain absolute path: segments of unreserved
-// characters (RFC 3986), nothing a router or a provider could read as a
-// pattern, a query or an escape.
-var redirectPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+/?$`)
+// plainPath reports whether p is a plain absolute path: segments of
+// unreserved characters (RFC 3986), nothing a router or a provider could
+// read as a pattern, a query or an escape, and an optional final slash.
+func plainPath(p string) bool {
+	segs := strings.Split(strings.TrimSuffix(p, "/"), "/")
+	if len(segs) < 2 || segs[0] != "" {
+		return false
+	}
+	for _, seg := range segs[1:] {
+		if seg == "" || strings.IndexFunc(seg, func(r rune) bool { return !unreserved(r) }) >= 0 {
+			return false
+		}
+	}
+	return true
+}
 
 func checkRedirectPath(p string) string {
 	switch {
@@ -476,7 +504,7 @@ func checkRedirectPath(p string) string {
 		return `must start with "/"`
 	case len(p) > 256:
 		return "must be at most 256 characters"
-	case p != "/" && !redirectPathRE.MatchString(p):
+	case p != "/" && !plainPath(p):
 		return fmt.Sprintf(`must be a plain path such as "/callback" (letters, digits and . _ ~ - between slashes), not %q`, p)
 	}
 	for _, seg := range strings.Split(p, "/") {
@@ -600,40 +628,58 @@ func expandPath(dir, p string) (string, error) {
 	return filepath.Join(dir, p), nil
 }
 
-// caFile sets *dst to a readable file holding at least one PEM certificate.
-func (t *table) caFile(name string, dst *string) {
+// file sets *dst to the path of the file that name names. When the
+// decoder has a check (the daemon's), the file is read, bounded, and its
+// content checked; else (authc) only its path is resolved.
+func (t *table) file(name string, dst *string) {
 	var p string
 	if !t.path(name, &p) {
 		return
 	}
-	pem, err := regularfile.Read(p, MaxFileSize)
-	if err != nil {
-		t.d.errorf(t.child(name), "cannot read CA file: %v", err)
-		return
-	}
-	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-		t.d.errorf(t.child(name), "no PEM certificate in %s", p)
-		return
+	if check := t.d.checkFile; check != nil {
+		content, err := regularfile.Read(p, MaxFileSize)
+		if err != nil {
+			what := "template"
+			if name == "ca_file" {
+				what = "CA file"
+			}
+			t.d.errorf(t.child(name), "cannot read %s: %v", what, err)
+			return
+		}
+		if err := check(name, p, content); err != nil {
+			t.d.errorf(t.child(name), "%v", err)
+			return
+		}
 	}
 	*dst = p
 }
 
-// template sets *dst to a readable file that parses as an html/template.
-func (t *table) template(name string, dst *string) {
-	var p string
-	if !t.path(name, &p) {
+// match sets *dst to the host names and URL prefixes of name, each checked
+// by [parseMatch].
+func (t *table) match(name string, dst *[]string) {
+	v, ok := t.get(name)
+	if !ok {
 		return
 	}
-	text, err := regularfile.Read(p, MaxFileSize)
-	if err != nil {
-		t.d.errorf(t.child(name), "cannot read template: %v", err)
+	list, ok := v.([]any)
+	if !ok {
+		t.wrongType(name, "an array of strings", v)
 		return
 	}
-	if _, err := template.New(filepath.Base(p)).Parse(string(text)); err != nil {
-		t.d.errorf(t.child(name), "not a valid html/template: %v", err)
-		return
+	out := make([]string, 0, len(list))
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			t.d.errorf(t.child(name), "element %d must be a string, not %s", i+1, typeName(e))
+			return
+		}
+		if _, err := parseMatch(s); err != nil {
+			t.d.errorf(t.child(name), "element %d: %v", i+1, err)
+			return
+		}
+		out = append(out, s)
 	}
-	*dst = p
+	*dst = out
 }
 
 // typeName names the TOML type of a value decoded by toml.Unmarshal.

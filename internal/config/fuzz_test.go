@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -66,9 +67,13 @@ var tomlSeeds = []string{
 	"[profiles.work]\nissuer = \"https://idp.example.com\"\nclient_id = \"cli\"\nscopes = [\"openid\"]\n",
 }
 
-// plainPath is the promise of [Profile.RedirectPath], spelt apart from
+// profileNameRE is the promise of a profile's name, spelt apart from
+// validProfileName so that a mistake there shows here.
+var profileNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// isPlainPath is the promise of [Profile.RedirectPath], spelt apart from
 // checkRedirectPath so that a mistake there shows here.
-func plainPath(p string) bool {
+func isPlainPath(p string) bool {
 	if p == "/" {
 		return true
 	}
@@ -122,7 +127,7 @@ func FuzzParse(f *testing.F) {
 			if p.ClientID == "" {
 				t.Errorf("profile %q: no client_id", name)
 			}
-			if !plainPath(p.RedirectPath) {
+			if !isPlainPath(p.RedirectPath) {
 				t.Errorf("profile %q: redirect_path %q is no plain path", name, p.RedirectPath)
 			}
 			if p.Issuer == "" && p.TokenEndpoint == "" {
