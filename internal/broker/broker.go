@@ -181,7 +181,9 @@ func profileChanges(old, next *config.Config) (added, changed, removed []string)
 
 // sameProfile reports whether a session of a can go on serving b. Every
 // field counts (TestSameProfileSeesEveryField checks that a new one is not
-// forgotten): a new client, endpoint or timeout needs a new flow.
+// forgotten): a new client, endpoint or timeout needs a new flow. Match and
+// Username do not: only authc's credential helpers read them, from the
+// file.
 func sameProfile(a, b *config.Profile) bool {
 	return a.Name == b.Name &&
 		a.Issuer == b.Issuer &&
