@@ -170,6 +170,7 @@ type call struct {
 	msgHeader  [5]byte // the gRPC prefix of the message being read
 	headerN    int
 	msg        []byte // the message being read, once its prefix is complete
+	msgSize    int    // the length its prefix gives
 	inMessage  bool
 	messages   int
 
@@ -588,13 +589,17 @@ func (cl *call) onData(p []byte) error {
 				cl.abort(&Status{Code: CodeResourceExhausted, Message: fmt.Sprintf("response message of %d bytes is larger than %d", size, maxMessageSize)})
 				return nil
 			}
-			cl.msg = make([]byte, 0, size)
+			// The buffer grows with the bytes that arrive: a length
+			// alone, which a server may send without the message, must
+			// not make the client allocate it.
+			cl.msgSize = int(size)
+			cl.msg = make([]byte, 0, min(cl.msgSize, len(p)))
 			cl.inMessage = true
 		}
-		n := min(cap(cl.msg)-len(cl.msg), len(p))
+		n := min(cl.msgSize-len(cl.msg), len(p))
 		cl.msg = append(cl.msg, p[:n]...)
 		p = p[n:]
-		if len(cl.msg) == cap(cl.msg) {
+		if len(cl.msg) == cl.msgSize {
 			msg := cl.msg
 			cl.msg, cl.inMessage, cl.headerN = nil, false, 0
 			cl.messages++
