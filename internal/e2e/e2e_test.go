@@ -49,7 +49,10 @@ import (
 	"authd.dev/authd/internal/otheruser"
 )
 
-// Exit codes of authc (cmd/authc/main.go and the README).
+// Exit codes of authc as the README and 'authc help' promise them to
+// scripts. They are spelt here, not taken from package api, on purpose: the
+// numbers are a contract with users' scripts, and a change to api's table
+// must fail this test rather than move the test with it.
 const (
 	exitUsage         = 2
 	exitLoginRequired = 3
