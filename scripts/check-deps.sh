@@ -8,7 +8,9 @@
 #    bodies of 'bash -c', traps and $(...) included), every file under /usr,
 #    /etc, /opt, /bin, /sbin or /lib they name, and every command or /bin,
 #    /usr/bin path the Go code execs (exec.Command, exec.LookPath and
-#    string literals) must come from a package the list gives to the script
+#    string literals; not in files for macOS or Windows only, *_darwin.go
+#    and *_windows.go, whose commands are those systems') must come from a
+#    package the list gives to the script
 #    that needs it: Go tests to test, tools/bench to bench, the
 #    browserdriver to test and demo. An installed command is traced to its
 #    package with dpkg -S; a missing one must be in the list's "provides".
@@ -327,7 +329,7 @@ while read -r file; do
 		check_command "$file" "$users" "$cmd"
 		checked=$((checked + 1))
 	done
-done < <(find . -name '*.go' -not -path './proto/*' -printf '%P\n' | sort)
+done < <(find . -name '*.go' -not -path './proto/*' -not -name '*_darwin.go' -not -name '*_windows.go' -printf '%P\n' | sort)
 
 if [ ${#problems[@]} -gt 0 ]; then
 	printf 'check-deps.sh: %s\n' "${problems[@]}" | sort -u >&2

@@ -319,13 +319,14 @@ func (d *daemon) Start(service.Service) error {
 		d.log.Debug("open file limit", "was", before, "now", files)
 	}
 	limits := server.Limits{MaxConns: server.ConnsForFiles(files)}
-	ln, err := socket.Listen(d.socketPath)
+	ln, path, err := listenSocket(d.socketPath, d.log)
 	if errors.Is(err, socket.ErrInUse) {
 		return fmt.Errorf("authd is already running (socket %s); 'authc status' shows it", d.socketPath)
 	}
 	if err != nil {
 		return err
 	}
+	d.socketPath = path
 	d.broker = broker.New(broker.Options{ConfigPath: d.configPath, Logger: d.log, Version: buildinfo.Version(version)})
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)

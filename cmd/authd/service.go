@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -21,9 +22,15 @@ import (
 
 // systemdUserUnit replaces kardianos' default unit, which is written for
 // system services (WantedBy=multi-user.target never starts in a user manager).
+// It needs authd.socket (systemdSocketUnit): systemd holds the socket, so a
+// client that calls while the daemon restarts or has not started yet waits
+// for it instead of failing, and the daemon takes the socket over
+// (LISTEN_FDS) rather than making its own.
 const systemdUserUnit = `[Unit]
 Description={{.Description}}
 ConditionFileIsExecutable={{.Path|cmdEscape}}
+Requires=authd.socket
+After=authd.socket
 
 [Service]
 Type=simple
@@ -38,6 +45,40 @@ UMask=0077
 [Install]
 WantedBy=default.target
 `
+
+// systemdSocketUnit is the socket unit 'authd install' writes beside the
+// service: the path clients look at by default, a directory only the user
+// may enter, a socket only the user may open. systemd starts authd.service
+// on the first connection and hands the socket over.
+const systemdSocketUnit = `[Unit]
+Description=authd credential broker socket
+
+[Socket]
+ListenStream={{.}}
+SocketMode=0600
+DirectoryMode=0700
+RemoveOnStop=true
+
+[Install]
+WantedBy=sockets.target
+`
+
+// socketUnitPath returns what authd.socket's ListenStream names: socket,
+// as a path relative to the user manager's runtime directory (%t) when it
+// is under runtimeDir, else as it is, '%' escaped for systemd.
+func socketUnitPath(socket, runtimeDir string) string {
+	if runtimeDir != "" {
+		if rel, err := filepath.Rel(runtimeDir, socket); err == nil && filepath.IsLocal(rel) {
+			return "%t/" + strings.ReplaceAll(filepath.ToSlash(rel), "%", "%%")
+		}
+	}
+	return strings.ReplaceAll(socket, "%", "%%")
+}
+
+func renderSocketUnit(w io.Writer, socket, runtimeDir string) error {
+	t := template.Must(template.New("socket").Parse(systemdSocketUnit))
+	return t.Execute(w, socketUnitPath(socket, runtimeDir))
+}
 
 func serviceConfig() *service.Config {
 	return &service.Config{
@@ -124,6 +165,14 @@ func (h serviceHost) unitPath() string {
 	return filepath.Join(h.home, ".config", "systemd", "user", serviceConfig().Name+".service")
 }
 
+// socketUnitPath is where 'authd install' writes authd.socket.
+func (h serviceHost) socketUnitPath() string {
+	if h.goos != "linux" || h.home == "" {
+		return ""
+	}
+	return filepath.Join(h.home, ".config", "systemd", "user", serviceConfig().Name+".socket")
+}
+
 // control runs install, uninstall, start, stop or status on the user
 // service. Without a service manager to ask, each fails with a line that
 // says what to do instead; status reports what it can see first.
@@ -136,15 +185,65 @@ func control(action string) error {
 	if managerErr != nil {
 		return managerErr
 	}
+	if h.goos == "darwin" {
+		return launchdControl(h, action)
+	}
 	svc, err := newService(&daemon{})
 	if err != nil {
 		return err
 	}
-	if err := service.Control(svc, action); err != nil {
+	if h.goos == "linux" {
+		err = systemdControl(h, svc, action)
+	} else {
+		err = service.Control(svc, action)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "authd: %s done (%s)\n", action, svc.Platform())
 	return nil
+}
+
+// systemdControl is service.Control with authd.socket: install writes and
+// enables it beside the service, start and stop take both, uninstall
+// removes it.
+func systemdControl(h serviceHost, svc service.Service, action string) error {
+	socketUnit := h.socketUnitPath()
+	systemctl := func(args ...string) error {
+		out, err := exec.Command("systemctl", append([]string{"--user"}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("systemctl --user %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	switch action {
+	case "install":
+		if err := service.Control(svc, action); err != nil {
+			return err
+		}
+		var unit strings.Builder
+		if err := renderSocketUnit(&unit, h.socketPath, h.runtimeDir); err != nil {
+			return err
+		}
+		if err := os.WriteFile(socketUnit, []byte(unit.String()), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", socketUnit, err)
+		}
+		if err := systemctl("daemon-reload"); err != nil {
+			return err
+		}
+		return systemctl("enable", "authd.socket")
+	case "start":
+		return systemctl("start", "authd.socket", "authd.service")
+	case "stop":
+		return systemctl("stop", "authd.socket", "authd.service")
+	case "uninstall":
+		_ = systemctl("disable", "--now", "authd.socket")
+		if err := os.Remove(socketUnit); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return service.Control(svc, action)
+	}
+	return service.Control(svc, action)
 }
 
 // status writes whether the service is installed, whether a daemon answers

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,20 +45,99 @@ func TestUserUnitVerifies(t *testing.T) {
 	if strings.Contains(unit.String(), "multi-user.target") {
 		t.Errorf("unit is wanted by a system target:\n%s", unit.String())
 	}
+	for _, want := range []string{"Requires=authd.socket", "After=authd.socket"} {
+		if !strings.Contains(unit.String(), want) {
+			t.Errorf("unit lacks %q:\n%s", want, unit.String())
+		}
+	}
+	var socketUnit bytes.Buffer
+	if err := renderSocketUnit(&socketUnit, filepath.Join(dir, "authd", "authd.sock"), dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ListenStream=%t/authd/authd.sock", "SocketMode=0600", "DirectoryMode=0700", "WantedBy=sockets.target"} {
+		if !strings.Contains(socketUnit.String(), want) {
+			t.Errorf("socket unit lacks %q:\n%s", want, socketUnit.String())
+		}
+	}
 	path := filepath.Join(dir, "authd.service")
 	if err := os.WriteFile(path, unit.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("systemd-analyze", "--user", "verify", path)
+	socketPath := filepath.Join(dir, "authd.socket")
+	if err := os.WriteFile(socketPath, socketUnit.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("systemd-analyze", "--user", "verify", path, socketPath)
 	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("systemd-analyze --user verify: %v\n%s\n%s", err, out, unit.String())
+		t.Fatalf("systemd-analyze --user verify: %v\n%s\n%s\n%s", err, out, unit.String(), socketUnit.String())
 	}
-	if bytes.Contains(out, []byte("authd.service")) {
-		t.Errorf("systemd-analyze complains about the unit:\n%s", out)
+	if bytes.Contains(out, []byte("authd.service")) || bytes.Contains(out, []byte("authd.socket")) {
+		t.Errorf("systemd-analyze complains about the units:\n%s", out)
 	}
 }
+
+// TestSocketUnitPath: the socket unit names the socket relative to the
+// user manager's runtime directory when it is there, else as it is, with
+// systemd's specifier character escaped.
+func TestSocketUnitPath(t *testing.T) {
+	for _, tt := range []struct{ socket, runtime, want string }{
+		{"/run/user/1000/authd/authd.sock", "/run/user/1000", "%t/authd/authd.sock"},
+		{"/run/user/1000/authd/authd.sock", "/run/user/1000/", "%t/authd/authd.sock"},
+		{"/home/u/.cache/authd/authd.sock", "/run/user/1000", "/home/u/.cache/authd/authd.sock"},
+		{"/home/u/100%/authd.sock", "", "/home/u/100%%/authd.sock"},
+		{"/run/user/1000/../x/authd.sock", "/run/user/1000", "/run/user/1000/../x/authd.sock"},
+	} {
+		if got := socketUnitPath(tt.socket, tt.runtime); got != tt.want {
+			t.Errorf("socketUnitPath(%q, %q) = %q, want %q", tt.socket, tt.runtime, got, tt.want)
+		}
+	}
+}
+
+// TestLaunchAgentGolden compares the LaunchAgent plist with the reviewed
+// one in testdata (go test -run TestLaunchAgentGolden -update rewrites it),
+// and checks that it is well-formed XML with the path escaped. launchd
+// itself is not here to load it.
+func TestLaunchAgentGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := renderLaunchAgent(&b, "/Applications/Tools & Co/authd", "/Users/alice"); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "authd.plist.golden")
+	if *update {
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("plist differs from %s:\n%s", golden, b.String())
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
+	dec.Strict = true
+	var texts []string
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("plist is not well-formed XML: %v", err)
+		}
+		if cd, ok := tok.(xml.CharData); ok && strings.TrimSpace(string(cd)) != "" {
+			texts = append(texts, string(cd))
+		}
+	}
+	if !slices.Contains(texts, "/Applications/Tools & Co/authd") {
+		t.Errorf("the executable's path does not read back from the plist: %q", texts)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestUserManager decides from the machine's facts whether the user service
 // can be managed: systemd must be PID 1 and the user's manager listening.
