@@ -225,6 +225,7 @@ type daemon struct {
 	broker *broker.Broker
 	cancel context.CancelFunc
 	done   chan error
+	compat *oidcAgentSocket // the oidc-agent socket; nil unless the config names one
 }
 
 func runDaemon(args []string) error {
@@ -332,6 +333,7 @@ func (d *daemon) Start(service.Service) error {
 	d.cancel, d.done = cancel, make(chan error, 1)
 	d.log.Info("serving", "socket", d.socketPath, "config", d.configPath, "version", buildinfo.Version(version), "profiles", strings.Join(d.broker.Profiles(), ","))
 	go func() { d.done <- server.ServeLimits(ctx, d.broker, ln, limits) }()
+	d.compat = d.startOIDCAgent(ctx)
 	return nil
 }
 
@@ -348,5 +350,6 @@ func (d *daemon) Stop(service.Service) error {
 	// stop without waiting for a browser.
 	d.broker.Close()
 	d.cancel()
+	d.compat.wait()
 	return <-d.done
 }
