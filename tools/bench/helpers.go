@@ -1,0 +1,98 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// helpers is the section of the credential helpers: the whole-process
+// time of 'authc header', 'authc kubectl' (as kubectl runs it, with a
+// client.authentication.k8s.io/v1 request in $KUBERNETES_EXEC_INFO) and
+// 'authc exec -- true' on a cached token, each beside 'authc token' in the
+// same hyperfine rounds. Each costs one authc start and one GetToken, as
+// 'authc token' does: the target is 1.2x of it. 'authc exec' then becomes
+// true (execve), whose start is in its figure: true alone is measured
+// beside it, and the figure without it is shown too.
+func (b *bench) helpers(ctx context.Context) error {
+	d, err := b.mainDaemon(ctx)
+	if err != nil {
+		return err
+	}
+	authc := filepath.Join(b.bin, "authc")
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		return err
+	}
+	execInfo := `{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}`
+	env := environ("AUTHD_SOCKET="+d.sock, "AUTHD_CONFIG="+d.config, "KUBERNETES_EXEC_INFO="+execInfo)
+	commands := []struct{ name, line, check string }{
+		{"authc token", authc + " token", ""},
+		{"authc header", authc + " header", "Authorization: Bearer "},
+		{"authc kubectl", authc + " kubectl", `"kind":"ExecCredential"`},
+		{"authc exec -- true", authc + " exec -- " + truePath, ""},
+		{"true", truePath, ""},
+	}
+	for _, c := range commands {
+		argv := strings.Fields(c.line)
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), c.check) {
+			return fmt.Errorf("%s: %v (%d bytes out)", c.line, err, len(out))
+		}
+	}
+
+	rounds := b.plan.hyperfineRounds
+	times := map[string][]float64{}
+	for round := range rounds {
+		jsonPath := filepath.Join(b.work, fmt.Sprintf("hyperfine-helpers-%d.json", round+1))
+		args := []string{"-N", "--style", "basic",
+			"--warmup", strconv.Itoa(b.plan.hyperfineWarmup / rounds), "--runs", strconv.Itoa(b.plan.hyperfineRuns / rounds),
+			"--export-json", jsonPath}
+		for i := range commands {
+			c := commands[(i+round)%len(commands)]
+			args = append(args, "-n", c.name, c.line)
+		}
+		cmd := exec.CommandContext(ctx, "hyperfine", args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("hyperfine %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		data, err := os.ReadFile(jsonPath)
+		if err != nil {
+			return err
+		}
+		res, err := parseHyperfine(data)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			times[r.Command] = append(times[r.Command], r.Times...)
+		}
+	}
+	for _, c := range commands {
+		if len(times[c.name]) == 0 {
+			return fmt.Errorf("hyperfine: no times for %s", c.name)
+		}
+	}
+	token := interquartile(times["authc token"])
+	runs := fmt.Sprintf("%d runs in %d rounds, hyperfine -N", len(times["authc token"]), rounds)
+	b.add("6", "`authc token`, cached token, whole process, in the rounds of the helpers ("+runs+")", token.format(timeUnit))
+	for _, c := range commands[1 : len(commands)-1] {
+		s := interquartile(times[c.name])
+		b.add("6", "`"+c.name+"`, whole process", s.format(timeUnit))
+		ratio := s.Median / token.Median
+		b.check("6", "ratio `"+c.name+"` / `authc token` (medians)", fmt.Sprintf("%.2fx", ratio), "≤ 1.2x", ratio <= 1.2)
+	}
+	trueS, execS := interquartile(times["true"]), interquartile(times["authc exec -- true"])
+	b.add("6", "`true` alone, whole process (what `authc exec -- true` execs)", trueS.format(timeUnit))
+	b.add("6", "(`authc exec -- true` − `true`) / `authc token`: exec's own cost (medians)", fmt.Sprintf("%.2fx", (execS.Median-trueS.Median)/token.Median))
+	return nil
+}
