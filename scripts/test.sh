@@ -35,6 +35,10 @@ fi
 echo "== build (network still up for modules)"
 go test -race -count=1 -run '^$' ./... >/dev/null
 
+echo "== kubectl for the kubectl tests (Debian's kubernetes-client, unpacked, not installed)"
+AUTHD_TEST_KUBECTL=$(scripts/kubectl.sh)
+export AUTHD_TEST_KUBECTL
+
 echo "== tests (-race, loopback only)"
 export DBUS_SESSION_BUS_ADDRESS=disabled:
 unshare --net -- bash -c '

@@ -25,6 +25,9 @@
 //  4. The daemon's RSS idle after login and after each of two million calls.
 //  5. Isolation: one profile's provider hung while callers in another
 //     process press it; the other profile's p99 beside its baseline.
+//  6. The credential helpers: 'authc header', 'authc kubectl' and 'authc
+//     exec -- true' beside 'authc token', whole process with hyperfine;
+//     target at most 1.2x.
 //
 // The echo server and the pressing callers are this program run again
 // (`bench serve-echo SOCKET`, `bench press SOCKET PROFILE N`), so that
@@ -127,7 +130,7 @@ func run() error {
 	command := flag.String("command", "go run ./tools/bench", "the command line to record with the results")
 	quick := flag.Bool("quick", false, "a short smoke run; its figures are not comparable")
 	keep := flag.Bool("keep", false, "keep the work directory (configs, daemon logs, hyperfine JSON)")
-	only := flag.String("sections", "1,2,3,4,5", "the sections to run, comma-separated")
+	only := flag.String("sections", "1,2,3,4,5,6", "the sections to run, comma-separated")
 	flag.Parse()
 	p := fullPlan
 	if *quick {
@@ -172,6 +175,7 @@ func run() error {
 		{"3. refresh storm", b.storm},
 		{"4. daemon RSS", b.memory},
 		{"5. isolation", b.isolation},
+		{"6. credential helpers", b.helpers},
 	}
 	b.loadBefore = loadAverage()
 	for i, s := range sections {
@@ -283,7 +287,7 @@ func (b *bench) markdown(command string, quick bool, elapsed time.Duration) stri
 	}
 	fmt.Fprintf(&s, "Command: `%s` (took %s), %s.\n\n", command, elapsed, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&s, "Machine: %s; load average (1, 5, 15 min) %s at the start, %s at the end: other work on the machine skews the figures.\n\n", machine(), b.loadBefore, b.loadAfter)
-	fmt.Fprintf(&s, "Figures are medians; the spread in brackets is p25–p75 of the runs for section 1 and min–max over the repeats or samples elsewhere.\n\n")
+	fmt.Fprintf(&s, "Figures are medians; the spread in brackets is p25–p75 of the runs for sections 1 and 6 and min–max over the repeats or samples elsewhere.\n\n")
 	fmt.Fprintf(&s, "| # | measure | median [spread] | target | |\n|---|---|---|---|---|\n")
 	for _, r := range b.rows {
 		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s |\n", r.section, r.what, r.figure, r.target, r.verdict)
