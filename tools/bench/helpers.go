@@ -14,9 +14,12 @@ import (
 
 // helpers is the section of the credential helpers: the whole-process
 // time of 'authc header', 'authc kubectl' (as kubectl runs it, with a
-// client.authentication.k8s.io/v1 request in $KUBERNETES_EXEC_INFO) and
-// 'authc exec -- true' on a cached token, each beside 'authc token' in the
-// same hyperfine rounds. Each costs one authc start and one GetToken, as
+// client.authentication.k8s.io/v1 request in $KUBERNETES_EXEC_INFO),
+// 'git-credential-authd get' and 'docker-credential-authd get' (their
+// requests on stdin, as git and docker send them) and 'authc exec -- true'
+// on a cached token, each beside 'authc token' in the same hyperfine
+// rounds. The commands run through sh, for the redirections of stdin;
+// hyperfine subtracts the shell's own start from every figure alike. Each costs one authc start and one GetToken, as
 // 'authc token' does: the target is 1.2x of it. 'authc exec' then becomes
 // true (execve), whose start is in its figure: true alone is measured
 // beside it, and the figure without it is shown too.
@@ -32,16 +35,35 @@ func (b *bench) helpers(ctx context.Context) error {
 	}
 	execInfo := `{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}`
 	env := environ("AUTHD_SOCKET="+d.sock, "AUTHD_CONFIG="+d.config, "KUBERNETES_EXEC_INFO="+execInfo)
+	gitRequest := filepath.Join(b.work, "git-credential-request")
+	dockerRequest := filepath.Join(b.work, "docker-credential-request")
+	gitHelper := filepath.Join(b.work, "git-credential-authd")
+	dockerHelper := filepath.Join(b.work, "docker-credential-authd")
+	for path, content := range map[string]string{
+		gitRequest:    "protocol=https\nhost=git.example.com\npath=team/repo.git\n\n",
+		dockerRequest: "registry.example.com\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	for _, link := range []string{gitHelper, dockerHelper} {
+		_ = os.Remove(link)
+		if err := os.Symlink(authc, link); err != nil {
+			return err
+		}
+	}
 	commands := []struct{ name, line, check string }{
 		{"authc token", authc + " token", ""},
 		{"authc header", authc + " header", "Authorization: Bearer "},
 		{"authc kubectl", authc + " kubectl", `"kind":"ExecCredential"`},
+		{"git-credential-authd get", gitHelper + " -p work get < " + gitRequest, "password="},
+		{"docker-credential-authd get", dockerHelper + " -p work get < " + dockerRequest, `"Secret":`},
 		{"authc exec -- true", authc + " exec -- " + truePath, ""},
 		{"true", truePath, ""},
 	}
 	for _, c := range commands {
-		argv := strings.Fields(c.line)
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd := exec.CommandContext(ctx, "sh", "-c", c.line)
 		cmd.Env = env
 		out, err := cmd.Output()
 		if err != nil || !strings.Contains(string(out), c.check) {
@@ -53,7 +75,7 @@ func (b *bench) helpers(ctx context.Context) error {
 	times := map[string][]float64{}
 	for round := range rounds {
 		jsonPath := filepath.Join(b.work, fmt.Sprintf("hyperfine-helpers-%d.json", round+1))
-		args := []string{"-N", "--style", "basic",
+		args := []string{"--style", "basic",
 			"--warmup", strconv.Itoa(b.plan.hyperfineWarmup / rounds), "--runs", strconv.Itoa(b.plan.hyperfineRuns / rounds),
 			"--export-json", jsonPath}
 		for i := range commands {
@@ -83,7 +105,7 @@ func (b *bench) helpers(ctx context.Context) error {
 		}
 	}
 	token := interquartile(times["authc token"])
-	runs := fmt.Sprintf("%d runs in %d rounds, hyperfine -N", len(times["authc token"]), rounds)
+	runs := fmt.Sprintf("%d runs in %d rounds, hyperfine through sh", len(times["authc token"]), rounds)
 	b.add("6", "`authc token`, cached token, whole process, in the rounds of the helpers ("+runs+")", token.format(timeUnit))
 	for _, c := range commands[1 : len(commands)-1] {
 		s := interquartile(times[c.name])
