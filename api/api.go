@@ -20,6 +20,11 @@
 // error, and the sentinel error the client package matches it to.
 // [Reason.Info] looks a reason up.
 //
+// # Version
+//
+// Every answer of the daemon carries its version in the header
+// [VersionHeader].
+//
 // # Exit codes
 //
 // authc exits [ExitOK] on success, [ExitUsage] on a mistake on its command
@@ -33,6 +38,11 @@ import "errors"
 
 // ErrorDomain is the google.rpc.ErrorInfo domain of every error authd returns.
 const ErrorDomain = "authd.dev"
+
+// VersionHeader is the response header (gRPC metadata) in which every
+// answer of the daemon, an error included, carries the daemon's version: a
+// client learns it from a call it makes anyway, without asking for Status.
+const VersionHeader = "authd-version"
 
 // Reason names the condition behind an error, as clients see it; a client
 // branches on it, never on messages.
@@ -52,6 +62,7 @@ const (
 	InvalidRequest     Reason = "INVALID_REQUEST"
 	PermissionDenied   Reason = "PERMISSION_DENIED"
 	TokenLifetime      Reason = "TOKEN_LIFETIME"
+	ShuttingDown       Reason = "SHUTTING_DOWN"
 
 	// Given by clients, never sent by the daemon.
 	DaemonUnreachable Reason = "DAEMON_UNREACHABLE"
@@ -158,6 +169,12 @@ var Reasons = []ReasonInfo{
 	{Reason: TokenLifetime, Meaning: "the provider's fresh tokens live shorter than the min_valid asked for",
 		Code: codeOutOfRange, Exit: ExitTokenLifetime, Err: ErrTokenLifetime,
 		Hint: "ask for a shorter --min-valid"},
+	// Unavailable, as grpc-go's own clients retry; the sentinel is the
+	// daemon that is not there, which is what it is a moment later.
+	{Reason: ShuttingDown, Meaning: "authd is stopping: it cancelled the call's login, or the call came too late",
+		Code: codeUnavailable, Exit: ExitDaemon, Err: ErrDaemonUnreachable,
+		Hint:      "run the command again once authd is back: 'authd start' or 'authd run'",
+		LoginHint: "run 'authc login -p PROFILE' again once authd is back: 'authd start' or 'authd run'"},
 
 	{Reason: DaemonUnreachable, Meaning: "authd is not running, or closed the connection unanswered",
 		Exit: ExitDaemon, Err: ErrDaemonUnreachable,

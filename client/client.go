@@ -30,6 +30,14 @@
 // [api.Reason]; package api's table (api.Reasons) says what each reason
 // means and which sentinel it matches.
 //
+// # Configuration and version
+//
+// [Client.Reload] makes the daemon reread its config file and says which
+// profiles changed. [Client.DaemonVersion] is the daemon's version, which
+// it sends with every answer: compare it with your own without a call of
+// its own, or be told with [WithDaemonVersion]. [Client.Status] has it too,
+// with the daemon's build.
+//
 // # Socket
 //
 // The socket is $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock, else
@@ -110,11 +118,13 @@ type Client struct {
 	path                      string
 	callTimeout, loginTimeout time.Duration
 	maxIdle                   int
+	onVersion                 func(string)
 
-	mu     sync.Mutex
-	closed bool
-	idle   []*wire.Conn
-	busy   map[*wire.Conn]struct{} // in a call; Close interrupts them
+	mu      sync.Mutex
+	closed  bool
+	idle    []*wire.Conn
+	busy    map[*wire.Conn]struct{} // in a call; Close interrupts them
+	version string                  // the daemon's, as its last answer said
 }
 
 // The deadlines a call gets when its context has none, so that no call
@@ -146,6 +156,14 @@ func WithTimeouts(call, login time.Duration) Option {
 // WithSocket connects to path instead of the default socket.
 func WithSocket(path string) Option { return func(c *Client) { c.path = path } }
 
+// WithDaemonVersion calls f with the daemon's version (see
+// [Client.DaemonVersion]) the first time an answer carries it, and again
+// whenever it changes (the daemon was restarted). f runs in the call that
+// got the answer, before the call returns; it must not call the Client.
+func WithDaemonVersion(f func(version string)) Option {
+	return func(c *Client) { c.onVersion = f }
+}
+
 // New prepares a connection to the daemon; it dials lazily, on first use.
 func New(opts ...Option) (*Client, error) {
 	c := &Client{
@@ -169,6 +187,33 @@ func New(opts ...Option) (*Client, error) {
 
 // Socket returns the socket path the client uses.
 func (c *Client) Socket() string { return c.path }
+
+// DaemonVersion returns the daemon's version, as the last answer the
+// Client got said it (authd sends it with every answer, errors included,
+// in the header api.VersionHeader): "" before the first answer, or from a
+// daemon too old to send it. It costs no call: compare it with your own
+// after a call you make anyway.
+func (c *Client) DaemonVersion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
+}
+
+// noteVersion keeps the version the daemon sent on conn, and tells
+// WithDaemonVersion's function when it is new.
+func (c *Client) noteVersion(conn *wire.Conn) {
+	v := conn.ServerVersion()
+	if v == "" {
+		return
+	}
+	c.mu.Lock()
+	changed := v != c.version
+	c.version = v
+	c.mu.Unlock()
+	if changed && c.onVersion != nil {
+		c.onVersion(v)
+	}
+}
 
 // Close closes the connections; calls in progress fail.
 func (c *Client) Close() error {
@@ -259,6 +304,7 @@ func (c *Client) do(ctx context.Context, d time.Duration, again func() bool, cal
 			return c.wrap(err)
 		}
 		err = call(ctx, conn)
+		c.noteVersion(conn)
 		c.put(conn)
 		var st *wire.Status
 		if err != nil && reused && !retried && ctx.Err() == nil && errors.Is(err, wire.ErrUnavailable) &&
@@ -350,6 +396,10 @@ func (c *Client) Login(ctx context.Context, o LoginOptions, on func(LoginEvent))
 	started, done := false, false
 	err := c.do(ctx, c.loginTimeout, func() bool { return !started }, func(ctx context.Context, conn *wire.Conn) error {
 		return conn.Login(ctx, req, func(ev *wire.LoginEvent) error {
+			if !started {
+				// Before the first event: a login may last minutes.
+				c.noteVersion(conn)
+			}
 			started = true
 			switch {
 			case ev.OpenURL != nil:
@@ -412,7 +462,7 @@ func (c *Client) setCredential(ctx context.Context, req *wire.SetCredentialReque
 	return resp.Expiry, nil
 }
 
-// Status describes the daemon (Version, ConfigPath, KeyringBackend,
+// Status describes the daemon (Version, Build, ConfigPath, KeyringBackend,
 // DefaultProfile, PID, ReloadError) and its Profiles.
 type Status = wire.StatusResponse
 
@@ -432,6 +482,29 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// ReloadResult is what a reload of the config file changed: the
+// ConfigPath, the profiles Added, Changed (their sessions start over from
+// the keyring) and Removed, and KeyringChanged (every session starts over
+// from the new keyring).
+type ReloadResult = wire.ReloadResponse
+
+// Reload asks the daemon to reread its config file, as SIGHUP does, and
+// returns what changed. Sessions of the profiles that did not change are
+// kept. A file with problems is an error matching [ErrInvalidConfig], whose
+// message has each problem on a line (file:line: key: message); the
+// daemon then keeps the configuration it had.
+func (c *Client) Reload(ctx context.Context) (*ReloadResult, error) {
+	var res *ReloadResult
+	err := c.do(ctx, c.callTimeout, nil, func(ctx context.Context, conn *wire.Conn) (err error) {
+		res, err = conn.Reload(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // codeNames are the gRPC codes' names, as grpc-go spells them.

@@ -81,3 +81,42 @@ func ExampleErrProfileNotFound() {
 	// Output:
 	// no such profile
 }
+
+// Make the daemon reread its config file, as 'authc reload' does.
+func ExampleClient_Reload() {
+	c, err := client.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	res, err := c.Reload(context.Background())
+	if errors.Is(err, client.ErrInvalidConfig) {
+		fmt.Println(err) // each problem of the file on a line; the old config is kept
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("added:", res.Added, "changed:", res.Changed, "removed:", res.Removed)
+	// Output:
+	// added: [] changed: [] removed: []
+}
+
+// Learn the daemon's version from the answers to the calls the program
+// makes anyway: no call of its own.
+func ExampleWithDaemonVersion() {
+	c, err := client.New(client.WithDaemonVersion(func(v string) {
+		fmt.Println("authd says its version:", v != "")
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	if _, err := c.Token(context.Background(), client.TokenOptions{Profile: "work"}); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// authd says its version: true
+}

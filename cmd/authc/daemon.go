@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"authd.dev/authd/api"
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/buildinfo"
 	"authd.dev/authd/internal/socket"
 )
 
@@ -75,8 +78,38 @@ func checkTimeout(d time.Duration) error {
 
 // connect prepares a client of the daemon's socket; it dials on the first
 // call, within that call's deadline.
+//
+// The client compares the daemon's version with authc's as soon as an
+// answer brings it: authd sends its version in a header of every answer,
+// so the check rides on the call the command makes anyway. Asking for
+// Status first would cost every 'authc token' a round trip (and a CLI that
+// runs it before each of its commands, every one of them).
 func connect() (*client.Client, error) {
-	return client.New()
+	return client.New(client.WithDaemonVersion(warnVersion))
+}
+
+// versionWarning makes warnVersion warn once per run of authc, whatever
+// the number of clients and calls.
+var versionWarning sync.Once
+
+// warnVersion warns, on stderr (stdout is the command's output), when the
+// daemon is a release older or newer than authc. Development builds
+// ("(devel)", a commit, "+dirty") say nothing about which is newer, and
+// are not compared: no warning.
+func warnVersion(daemon string) {
+	own := buildinfo.Version(version)
+	order, ok := buildinfo.Compare(daemon, own)
+	if !ok || order == 0 {
+		return
+	}
+	versionWarning.Do(func() {
+		const restart = "'authd stop && authd start' (or 'authd run --replace')"
+		if order < 0 {
+			fmt.Fprintf(os.Stderr, "authc: authd %s is running, older than this authc %s: restart it with %s\n", printable(daemon), own, restart)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "authc: authd %s is running, newer than this authc %s: update authc, or, if authd was downgraded, restart it with %s\n", printable(daemon), own, restart)
+	})
 }
 
 // Reasons of the client package's errors for a gRPC status that carries

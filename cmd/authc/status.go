@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/buildinfo"
 )
 
 func runStatus(ctx context.Context, args []string) error {
@@ -57,12 +58,13 @@ const statusLegend = `* default profile; - none or unknown; "retry in T (N faile
 // provider's: all go through printable.
 func printStatus(out io.Writer, st *client.Status) error {
 	fmt.Fprintf(out, "authd %s (pid %d), config %s, keyring %s\n", printable(st.Version), st.PID, printable(st.ConfigPath), dash(printable(st.KeyringBackend)))
+	fmt.Fprintf(out, "build %s; authc %s\n", dash(printable(st.Build)), buildinfo.Version(version))
 	if st.ReloadError != "" {
 		fmt.Fprintf(out, "\nThe config file did not reload: authd keeps serving the configuration it loaded before.\n")
 		for _, l := range strings.Split(strings.TrimRight(st.ReloadError, "\n"), "\n") {
 			fmt.Fprintf(out, "  %s\n", printable(l))
 		}
-		fmt.Fprintf(out, "Fix the file, then reload authd: systemctl --user reload authd, or kill -HUP %d.\n", st.PID)
+		fmt.Fprintf(out, "Fix the file, then run 'authc reload'.\n")
 	}
 	fmt.Fprintln(out)
 	if len(st.Profiles) == 0 {
@@ -126,13 +128,14 @@ func statusJSON(st *client.Status) any {
 	}
 	out := struct {
 		Version        string    `json:"version,omitempty"`
+		Build          string    `json:"build,omitempty"`
 		PID            int32     `json:"pid,omitempty"`
 		ConfigPath     string    `json:"config_path,omitempty"`
 		KeyringBackend string    `json:"keyring_backend,omitempty"`
 		DefaultProfile string    `json:"default_profile,omitempty"`
 		ReloadError    string    `json:"reload_error,omitempty"`
 		Profiles       []profile `json:"profiles"`
-	}{st.Version, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, st.ReloadError, []profile{}}
+	}{st.Version, st.Build, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, st.ReloadError, []profile{}}
 	for _, p := range st.Profiles {
 		out.Profiles = append(out.Profiles, profile{p.Name, p.Issuer, p.State, source(p), p.Flow, p.Account,
 			timePtr(p.Expiry), timePtr(p.LastRefresh), timePtr(p.NextRefresh), p.Failures, p.LastError, p.HasRefreshToken})

@@ -282,36 +282,6 @@ func runDaemon(args []string) error {
 	return svc.Run()
 }
 
-// handleSignals reloads on SIGHUP and stops on any other signal, until
-// stopped or until the server ends (done). Reloads run in a goroutine of
-// their own, one at a time, so that a reload that blocks never keeps a
-// signal (SIGTERM above all) waiting; a SIGHUP during a reload queues one
-// more, which reads the config as it is by then, and further ones join it.
-func handleSignals(sig <-chan os.Signal, done <-chan error, reload func(), stop func(os.Signal) error) error {
-	reloads := make(chan struct{}, 1)
-	defer close(reloads)
-	go func() {
-		for range reloads {
-			reload()
-		}
-	}()
-	for {
-		select {
-		case s := <-sig:
-			if s == syscall.SIGHUP {
-				select {
-				case reloads <- struct{}{}:
-				default: // one is queued already
-				}
-				continue
-			}
-			return stop(s)
-		case err := <-done:
-			return err
-		}
-	}
-}
-
 func (d *daemon) Start(service.Service) error {
 	before, files, err := raiseFileLimit()
 	if err != nil {
@@ -328,7 +298,7 @@ func (d *daemon) Start(service.Service) error {
 		return err
 	}
 	d.socketPath = path
-	d.broker = broker.New(broker.Options{ConfigPath: d.configPath, Logger: d.log, Version: buildinfo.Version(version)})
+	d.broker = broker.New(broker.Options{ConfigPath: d.configPath, Logger: d.log, Version: buildinfo.Version(version), Build: buildinfo.Build()})
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
 	d.log.Info("serving", "socket", d.socketPath, "config", d.configPath, "version", buildinfo.Version(version), "profiles", strings.Join(d.broker.Profiles(), ","))
@@ -338,18 +308,23 @@ func (d *daemon) Start(service.Service) error {
 }
 
 func (d *daemon) reload() {
-	if err := d.broker.Reload(); err != nil {
-		d.log.Error("reload failed; keeping the previous configuration", "err", err)
-		return
-	}
-	d.log.Info("configuration reloaded", "profiles", strings.Join(d.broker.Profiles(), ","))
+	// The broker logs what changed, or why the file did not load, as it
+	// does for 'authc reload'.
+	_ = d.broker.Reload()
 }
 
 func (d *daemon) Stop(service.Service) error {
-	// Ending the logins first lets their clients hear why, and the server
-	// stop without waiting for a browser.
-	d.broker.Close()
+	// The server stops accepting, ends the logins in flight and answers
+	// the calls in flight (see server.Serve); then the refreshes still
+	// running get the rest of stopTimeout to reach the keyring.
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout-stopMargin)
+	defer cancel()
 	d.cancel()
 	d.compat.wait()
-	return <-d.done
+	err := <-d.done
+	if serr := d.broker.Shutdown(ctx); serr != nil {
+		d.log.Warn("stopped with work unfinished", "err", serr)
+	}
+	d.log.Info("stopped")
+	return err
 }

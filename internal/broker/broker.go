@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"authd.dev/authd/internal/config"
@@ -33,8 +34,9 @@ type Options struct {
 	// keyring); "authd" when empty.
 	KeyringService string
 	Logger         *slog.Logger
-	Version        string
-	Clock          Clock // the wall clock by default
+	Version        string // the daemon's, for Status
+	Build          string // how the daemon was built, for Status
+	Clock          Clock  // the wall clock by default
 }
 
 // Broker owns every session of the user.
@@ -56,6 +58,14 @@ type Broker struct {
 	// still served; nil once a reload succeeds. Status shows it: a user
 	// who edited the file must learn that the edit did not take.
 	reloadErr error
+	// draining: the daemon is stopping (see Drain); sessions made from
+	// now on start draining too.
+	draining bool
+
+	// reloading is held by the reload in progress: reloads (SIGHUP, the
+	// Reload call) run one at a time, each reading the file as it is when
+	// it starts, and each reports its changes against the one before.
+	reloading chan struct{}
 }
 
 // New loads the configuration and opens the keyring. A missing or broken
@@ -69,7 +79,7 @@ func New(opts Options) *Broker {
 		opts.Clock = wallClock{}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	b := &Broker{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sessions: map[string]*Session{}}
+	b := &Broker{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sessions: map[string]*Session{}, reloading: make(chan struct{}, 1)}
 	b.Reload()
 	return b
 }
@@ -93,17 +103,62 @@ func (b *Broker) loadSessions() {
 	}
 }
 
-// Reload re-reads the config file. Sessions of profiles whose settings did
-// not change are kept; the others start over from the keyring.
+// Reload is [Broker.ReloadConfig] for a caller that needs no more than
+// its error: SIGHUP's.
 func (b *Broker) Reload() error {
-	if err := b.reload(); err != nil {
-		return err
-	}
-	b.loadSessions()
-	return nil
+	_, err := b.ReloadConfig(context.Background())
+	return err
 }
 
-func (b *Broker) reload() error {
+// Changes are what a reload changed: the profiles it Added, Changed (their
+// sessions start over from the keyring) and Removed, each sorted, and
+// whether the keyring settings changed (every session starts over then).
+type Changes struct {
+	ConfigPath              string
+	Added, Changed, Removed []string
+	KeyringChanged          bool
+}
+
+// ReloadError is a reload that failed: the file's Problems (config.Errors,
+// one a line, or why it could not be read), and whether the broker Kept
+// the configuration it had. It is an invalid configuration to [ReasonOf].
+type ReloadError struct {
+	Problems error
+	Kept     bool
+}
+
+func (e *ReloadError) Error() string {
+	if e.Kept {
+		return "the config file did not reload; authd keeps serving the configuration it had:\n" + e.Problems.Error()
+	}
+	return "the config file did not load; authd has no configuration to serve until it does:\n" + e.Problems.Error()
+}
+
+// Unwrap returns the problems, and the broker's invalid-config condition.
+func (e *ReloadError) Unwrap() []error { return []error{errInvalidConfig, e.Problems} }
+
+// ReloadConfig rereads the config file and says what changed. Sessions of
+// profiles whose settings did not change are kept, with everything they
+// hold in memory; the others start over from the keyring. A file with
+// problems is a [*ReloadError], and changes nothing. Reloads run one at a
+// time: ctx bounds the wait for the one in progress.
+func (b *Broker) ReloadConfig(ctx context.Context) (Changes, error) {
+	select {
+	case b.reloading <- struct{}{}:
+	case <-ctx.Done():
+		return Changes{}, fmt.Errorf("reload: waiting for the reload in progress: %w", context.Cause(ctx))
+	}
+	defer func() { <-b.reloading }()
+	ch, err := b.reload()
+	if err != nil {
+		return Changes{}, err
+	}
+	b.loadSessions()
+	return ch, nil
+}
+
+func (b *Broker) reload() (Changes, error) {
+	ch := Changes{ConfigPath: b.opts.ConfigPath}
 	cfg, err := config.Reader{CheckFile: flow.CheckFile}.Load(b.opts.ConfigPath)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if missing {
@@ -129,13 +184,14 @@ func (b *Broker) reload() error {
 		} else {
 			b.reloadErr = err
 		}
-		b.log.Error("config not loaded", "err", err)
-		return err
+		b.log.Error("config not loaded", "err", err, "kept_previous", b.cfg != nil)
+		return ch, &ReloadError{Problems: err, Kept: b.cfg != nil}
 	}
 	if missing {
 		b.log.Info("no config file yet; no profiles", "path", b.opts.ConfigPath)
 	}
 	keyringChanged := b.cfg != nil && b.cfg.Keyring != cfg.Keyring
+	first := b.cfg == nil && b.cfgErr == nil // New's load, not a reload
 	if b.store == nil || keyringChanged {
 		b.store, b.storeErr = b.openStore(cfg)
 		for name, s := range b.sessions {
@@ -149,12 +205,19 @@ func (b *Broker) reload() error {
 			delete(b.sessions, name)
 		}
 	}
-	if b.cfg != nil {
-		added, changed, removed := profileChanges(b.cfg, cfg)
-		b.log.Info("config reloaded", "added", added, "changed", changed, "removed", removed, "keyring_changed", keyringChanged)
+	old := b.cfg
+	if old == nil {
+		// The file was broken since the start: every profile is new.
+		old = &config.Config{}
+	}
+	ch.Added, ch.Changed, ch.Removed = profileChanges(old, cfg)
+	ch.KeyringChanged = keyringChanged
+	if !first {
+		// SIGHUP and the Reload call log the same line.
+		b.log.Info("config reloaded", "added", ch.Added, "changed", ch.Changed, "removed", ch.Removed, "keyring_changed", keyringChanged)
 	}
 	b.cfg, b.cfgErr, b.reloadErr = cfg, nil, nil
-	return nil
+	return ch, nil
 }
 
 // profileChanges lists, sorted, the profiles of next that old lacks, those
@@ -266,7 +329,7 @@ func (b *Broker) Session(name string) (*Session, error) {
 	ctx, cancel := context.WithCancel(b.ctx)
 	s := &Session{
 		profile: p, flow: fc, store: b.store, log: b.log, clock: b.opts.Clock,
-		bg: ctx, stop: cancel, wg: &b.wg,
+		bg: ctx, stop: cancel, wg: &b.wg, draining: b.draining,
 	}
 	b.sessions[p.Name] = s
 	return s, nil
@@ -278,6 +341,7 @@ func (b *Broker) Logger() *slog.Logger { return b.log }
 // Info describes the daemon itself, for display.
 type Info struct {
 	Version        string
+	Build          string
 	ConfigPath     string
 	DefaultProfile string
 	KeyringBackend string // "" when no keyring is open
@@ -291,7 +355,7 @@ type Info struct {
 func (b *Broker) Info() (Info, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	info := Info{Version: b.opts.Version, ConfigPath: b.opts.ConfigPath, ReloadError: b.reloadErr}
+	info := Info{Version: b.opts.Version, Build: b.opts.Build, ConfigPath: b.opts.ConfigPath, ReloadError: b.reloadErr}
 	if b.cfg != nil {
 		info.DefaultProfile = b.cfg.DefaultProfile
 	}
@@ -319,17 +383,76 @@ func (b *Broker) Profiles() []string {
 	return names
 }
 
-// ErrShutdown ends the logins in flight when the daemon stops.
+// ErrShutdown ends the logins in flight when the daemon stops, and the
+// logins asked for while it stops.
 var ErrShutdown = errors.New("authd is shutting down")
 
-// Close stops every session's background work, logins included, and waits
-// for it.
+// Drain begins the broker's shutdown, for the time the server answers the
+// calls in flight: the logins in flight end with [ErrShutdown], which
+// every client waiting on one hears, new logins fail with it at once, and
+// no background refresh starts any more. Calls that need no login are
+// still served, refreshes included. [Broker.Shutdown] ends the rest.
+func (b *Broker) Drain() {
+	b.mu.Lock()
+	b.draining = true
+	sessions := slices.Collect(maps.Values(b.sessions))
+	b.mu.Unlock()
+	for _, s := range sessions {
+		s.drain()
+	}
+}
+
+// Shutdown stops the broker: it drains it (see [Broker.Drain]), waits
+// until no refresh token is being redeemed and no login is storing what it
+// got, so that a refresh token the provider has just rotated reaches the
+// keyring, and then closes it (see [Broker.Close]). When ctx ends first,
+// what still runs is cancelled (a rotated refresh token may then be lost,
+// and the session need a login) and Shutdown returns an error saying so.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.Drain()
+	b.mu.Lock()
+	sessions := slices.Collect(maps.Values(b.sessions))
+	b.mu.Unlock()
+	var busy []string
+	for _, s := range sessions {
+		if !s.settle(ctx) {
+			busy = append(busy, s.profile.Name)
+		}
+	}
+	var errs []error
+	if len(busy) > 0 {
+		slices.Sort(busy)
+		errs = append(errs, fmt.Errorf("shutdown: cancelled the refresh or login of %s at the deadline: %w", strings.Join(busy, ", "), context.Cause(ctx)))
+	}
+	b.cancel(ErrShutdown)
+	b.closeSessions()
+	// Once cancelled, the background work ends at once, but for a keyring
+	// call that does not heed its context.
+	done := make(chan struct{})
+	go func() {
+		b.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("shutdown: background work still running at the deadline: %w", context.Cause(ctx)))
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops every session's background work, logins and refreshes
+// included, at once, and waits for it. It may be called more than once.
 func (b *Broker) Close() {
 	b.cancel(ErrShutdown)
+	b.closeSessions()
+	b.wg.Wait()
+}
+
+func (b *Broker) closeSessions() {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	for _, s := range b.sessions {
 		s.close()
 	}
-	b.mu.Unlock()
-	b.wg.Wait()
 }

@@ -33,6 +33,17 @@
 // replaced by a forced one, is cancelled by a logout, or when no caller has
 // waited for it for [LoginGrace].
 //
+// # Reloads and shutdown
+//
+// [Broker.ReloadConfig] (SIGHUP's [Broker.Reload], and the Reload call)
+// rereads the config file and reports the [Changes]: sessions of the
+// profiles that did not change are kept with all they hold; a file with
+// problems is a [*ReloadError] and changes nothing. [Broker.Drain] begins
+// a shutdown: logins end with [ErrShutdown] and no background refresh
+// starts, while the server answers the calls in flight;
+// [Broker.Shutdown] then waits, within its context, for the refreshes
+// still running to store what the provider sent, and closes the broker.
+//
 // # Errors
 //
 // Errors wrap the sentinels of this package ([ErrLoginRequired],

@@ -27,6 +27,8 @@ var errInvalidConfig = errors.New("invalid configuration")
 // login it leaves required.
 func ReasonOf(err error) api.Reason {
 	switch {
+	case errors.Is(err, ErrShutdown):
+		return api.ShuttingDown
 	case errors.Is(err, ErrProfileNotFound):
 		return api.ProfileNotFound
 	case errors.Is(err, errInvalidConfig):

@@ -25,20 +25,25 @@ const LoginGrace = 30 * time.Second
 var ErrLoginCancelled = errors.New("login cancelled")
 
 // loginCancelled says why a login was cancelled, to the clients waiting on
-// it. It is an [ErrLoginCancelled] and a [flow.ErrLoginFailed].
-type loginCancelled struct{ why string }
+// it. It is an [ErrLoginCancelled] and a [flow.ErrLoginFailed], and its
+// cause when it has one.
+type loginCancelled struct {
+	why   string
+	cause error
+}
 
 func (e *loginCancelled) Error() string { return e.why }
 
 func (e *loginCancelled) Is(target error) bool {
-	return target == ErrLoginCancelled || target == flow.ErrLoginFailed
+	return target == ErrLoginCancelled || target == flow.ErrLoginFailed || e.cause != nil && target == e.cause
 }
 
 // Why logins are cancelled.
 var (
-	errLoginLoggedOut = &loginCancelled{"the login was cancelled by a logout"}
-	errLoginReplaced  = &loginCancelled{"the login was replaced by a newer one ('authc login --force')"}
-	errLoginAbandoned = &loginCancelled{fmt.Sprintf("the login was cancelled: no client waited for it for %s", LoginGrace)}
+	errLoginLoggedOut = &loginCancelled{why: "the login was cancelled by a logout"}
+	errLoginReplaced  = &loginCancelled{why: "the login was replaced by a newer one ('authc login --force')"}
+	errLoginAbandoned = &loginCancelled{why: fmt.Sprintf("the login was cancelled: no client waited for it for %s", LoginGrace)}
+	errLoginShutdown  = &loginCancelled{why: "the login was cancelled: " + ErrShutdown.Error(), cause: ErrShutdown}
 )
 
 // loginRun is one interactive login that any number of callers wait on.
@@ -167,6 +172,13 @@ func (s *Session) awaitLogin(ctx context.Context, req LoginRequest) error {
 func (s *Session) startLogin(req LoginRequest) (run *loginRun, joined bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.draining {
+		// A login that has ended already: its waiter hears why.
+		run = &loginRun{waiters: 1, ready: make(chan struct{}), done: make(chan struct{}),
+			err: fmt.Errorf("login %s: %w", s.profile.Name, errLoginShutdown)}
+		close(run.done)
+		return run, false
+	}
 	prev := s.login
 	if prev != nil && !req.Force {
 		prev.waiters++
@@ -375,8 +387,13 @@ func (s *Session) attemptLogin(ctx context.Context, run *loginRun) (rec *store.R
 // loginStopped is why a login's context ended, when that says more than
 // the flow's error: it timed out, or it was cancelled.
 func loginStopped(ctx context.Context) error {
-	if cause := context.Cause(ctx); errors.Is(cause, ErrLoginTimeout) || errors.Is(cause, ErrLoginCancelled) {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrLoginTimeout), errors.Is(cause, ErrLoginCancelled):
 		return cause
+	case errors.Is(cause, ErrShutdown):
+		// Closed without a drain first: the broker's context ended.
+		return errLoginShutdown
 	}
 	return nil
 }

@@ -99,6 +99,7 @@ type Session struct {
 	failures    int           // consecutive failed refreshes
 	retryAfter  time.Duration // the provider's Retry-After on the last failure
 	timer       Timer
+	draining    bool // the daemon is stopping: no login, no background refresh
 }
 
 // Backoff bounds: failed refreshes are retried after 1 s, 2 s, 4 s, ...
@@ -525,7 +526,7 @@ func (s *Session) scheduleLocked() {
 	}
 	s.nextRefresh = time.Time{}
 	rec := s.rec
-	if !s.renewable(rec) || rec == nil || rec.Expiry.IsZero() || s.bg.Err() != nil {
+	if !s.renewable(rec) || rec == nil || rec.Expiry.IsZero() || s.bg.Err() != nil || s.draining {
 		return
 	}
 	now := s.clock.Now()
@@ -541,8 +542,11 @@ func (s *Session) scheduleLocked() {
 			return
 		}
 		s.mu.Lock()
-		rec := s.rec
+		rec, draining := s.rec, s.draining
 		s.mu.Unlock()
+		if draining {
+			return
+		}
 		if err := s.refresh(s.bg, rec); err != nil {
 			s.log.Warn("background refresh failed", "profile", s.profile.Name, "err", err)
 		}
@@ -655,6 +659,39 @@ func (s *Session) Status(ctx context.Context) Status {
 		st.State = StateValid
 	}
 	return st
+}
+
+// drain ends the session's login in flight with [ErrShutdown], and stops
+// its background refresh; see [Broker.Drain].
+func (s *Session) drain() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.draining = true
+	s.cancelLoginLocked(errLoginShutdown)
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.nextRefresh = time.Time{}
+}
+
+// settle waits until no refresh token redemption, nor a login's write, is
+// in progress, or until ctx ends: it reports whether none was.
+func (s *Session) settle(ctx context.Context) bool {
+	// sync.Mutex cannot be waited for with a deadline: a goroutine waits
+	// for it, and ends once the work in progress does (Shutdown cancels it
+	// when ctx ends).
+	free := make(chan struct{})
+	go func() {
+		s.redeem.Lock()
+		s.redeem.Unlock()
+		close(free)
+	}()
+	select {
+	case <-free:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // close stops the session's background work.

@@ -5,7 +5,15 @@
 // # Serving
 //
 // [Serve] (or [ServeLimits]) serves a listener until it is closed or the
-// context ends; calls in flight then get a few seconds to finish.
+// context ends. Then it stops accepting connections and calls, drains the
+// broker (the logins in flight end, and their clients hear that authd is
+// shutting down: SHUTTING_DOWN), and gives the calls in flight
+// [Limits.DrainTimeout] to be answered. A connection that stays idle after
+// its calls (a lean client reads only during a call, and so never answers
+// the server's GOAWAY ping) keeps the server waiting until that timeout.
+//
+// Every answer, an error included, carries the daemon's version in the
+// header api.VersionHeader: clients compare it with theirs at no cost.
 //
 // # Peers
 //

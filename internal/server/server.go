@@ -9,8 +9,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/broker"
 	pb "authd.dev/authd/proto/authd/v1"
 )
@@ -31,6 +33,10 @@ type Limits struct {
 	// within it (default 10 seconds): a client sends its preface at once,
 	// and silent connections must not hold places under MaxConns.
 	HandshakeTimeout time.Duration
+	// DrainTimeout is how long the calls in flight get to finish once the
+	// server stops (default 3 seconds, which leaves authd's 5 seconds to
+	// stop some for the keyring); their connections are closed then.
+	DrainTimeout time.Duration
 }
 
 // ConnsForFiles is the connection cap for a daemon allowed files open
@@ -51,6 +57,7 @@ const (
 	defaultMaxConns    = 512
 	defaultIdleTimeout = 2 * time.Minute
 	defaultHandshake   = 10 * time.Second
+	defaultDrain       = 3 * time.Second
 	// maxStreamsPerConn bounds one connection's calls in flight; a client
 	// needs a handful (a login and a few token requests).
 	maxStreamsPerConn = 64
@@ -60,8 +67,11 @@ const (
 )
 
 // Serve answers the Broker API with b on ln until ln is closed or ctx
-// ends, with the default Limits. When ctx ends, calls in flight get a few
-// seconds to finish. Closing b is the caller's, after Serve returns.
+// ends, with the default Limits. When ctx ends, the server stops accepting
+// connections and calls, drains b (see [broker.Broker.Drain]: the logins
+// in flight end, and their clients hear that authd is shutting down), and
+// gives the calls in flight [Limits.DrainTimeout] to finish. Shutting b
+// down is the caller's, after Serve returns.
 func Serve(ctx context.Context, b *broker.Broker, ln net.Listener) error {
 	return ServeLimits(ctx, b, ln, Limits{})
 }
@@ -79,18 +89,24 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 	if lim.HandshakeTimeout <= 0 {
 		lim.HandshakeTimeout = defaultHandshake
 	}
+	if lim.DrainTimeout <= 0 {
+		lim.DrainTimeout = defaultDrain
+	}
 	// The listener and every call check against the same uid.
 	uid := os.Getuid()
 	srv := newServer(b, lim, uid)
 	gl := &guardedListener{Listener: ln, uid: uid, max: int64(lim.MaxConns), log: b.Logger(), conns: map[*peerConn]struct{}{}}
 	stop := context.AfterFunc(ctx, func() {
-		timer := time.AfterFunc(5*time.Second, func() {
+		timer := time.AfterFunc(lim.DrainTimeout, func() {
 			// Stop waits for connections still in the HTTP/2 handshake,
 			// which only their close ends.
 			gl.closeAll()
 			srv.Stop()
 		})
 		defer timer.Stop()
+		// The logins end first, so that their calls do not keep the
+		// server waiting for a browser; GracefulStop closes the listener.
+		b.Drain()
 		srv.GracefulStop()
 	})
 	defer stop()
@@ -99,18 +115,30 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 
 // newServer returns a gRPC server with the Broker service registered.
 func newServer(b *broker.Broker, lim Limits, uid int) *grpc.Server {
+	// Every answer carries the daemon's version in the header
+	// api.VersionHeader. A client learns from it that it runs against an
+	// older or newer daemon with the answer to a call it makes anyway:
+	// asking Status first would add a round trip to every 'authc token',
+	// whose start-up a CLI that runs it before each command pays; a field
+	// of Token would serve GetToken only, and not its errors. The header
+	// costs a few bytes per answer (less once HPACK has indexed it on a
+	// connection), and a client that does not look ignores it.
+	info, _ := b.Info() // the version is known even when the config is not
+	version := metadata.Pairs(api.VersionHeader, info.Version)
 	srv := grpc.NewServer(
 		grpc.Creds(peerCredentials{uid: uid}),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if err := checkPeer(ctx, uid); err != nil {
 				return nil, err
 			}
+			_ = grpc.SetHeader(ctx, version)
 			return h(ctx, req)
 		}),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			if err := checkPeer(ss.Context(), uid); err != nil {
 				return err
 			}
+			_ = ss.SetHeader(version)
 			return h(srv, ss)
 		}),
 		// authc opens a connection per command: keep what each one allocates small.
@@ -234,7 +262,7 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		return nil, toStatus(err)
 	}
 	resp := &pb.StatusResponse{
-		Version: info.Version, ConfigPath: info.ConfigPath, Pid: int32(os.Getpid()),
+		Version: info.Version, Build: info.Build, ConfigPath: info.ConfigPath, Pid: int32(os.Getpid()),
 		DefaultProfile: info.DefaultProfile, KeyringBackend: info.KeyringBackend,
 	}
 	if info.ReloadError != nil {
@@ -282,6 +310,17 @@ func (s *service) SetCredential(ctx context.Context, req *pb.SetCredentialReques
 		return nil, toStatus(err)
 	}
 	return &pb.SetCredentialResponse{Profile: sess.Profile().Name, Expiry: stamp(expiry)}, nil
+}
+
+func (s *service) Reload(ctx context.Context, _ *pb.ReloadRequest) (*pb.ReloadResponse, error) {
+	ch, err := s.b.ReloadConfig(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ReloadResponse{
+		ConfigPath: ch.ConfigPath, Added: ch.Added, Changed: ch.Changed, Removed: ch.Removed,
+		KeyringChanged: ch.KeyringChanged,
+	}, nil
 }
 
 // stamp is t for the API, where no time is no field.

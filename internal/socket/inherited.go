@@ -44,3 +44,9 @@ func CheckInherited(ln net.Listener) (string, error) {
 	ul.SetUnlinkOnClose(false)
 	return path, nil
 }
+
+// SecureDir makes sure the directory of the socket at path is the user's
+// own (creating it 0700 when missing), as Listen does: for the files that
+// live beside the socket, such as the lock that makes clients start one
+// daemon between them.
+func SecureDir(path string) error { return secureDir(filepath.Dir(path)) }

@@ -69,3 +69,16 @@ func (c *Conn) SetCredential(ctx context.Context, req *SetCredentialRequest) (*S
 	}
 	return &out, nil
 }
+
+// Reload calls authd.v1.Broker/Reload.
+func (c *Conn) Reload(ctx context.Context) (*ReloadResponse, error) {
+	resp, err := c.Unary(ctx, "Reload", (&ReloadRequest{}).Marshal())
+	if err != nil {
+		return nil, err
+	}
+	var out ReloadResponse
+	if err := out.Unmarshal(resp); err != nil {
+		return nil, fmt.Errorf("Reload: %w", err)
+	}
+	return &out, nil
+}

@@ -103,6 +103,7 @@ func statusResponseToPB(r *wire.StatusResponse) *pb.StatusResponse {
 		DefaultProfile: r.DefaultProfile,
 		Pid:            r.PID,
 		ReloadError:    r.ReloadError,
+		Build:          r.Build,
 	}
 	for _, p := range r.Profiles {
 		m.Profiles = append(m.Profiles, &pb.ProfileStatus{
@@ -138,6 +139,10 @@ func setCredentialResponseToPB(r *wire.SetCredentialResponse) *pb.SetCredentialR
 	return &pb.SetCredentialResponse{Profile: r.Profile, Expiry: stamp(r.Expiry)}
 }
 
+func reloadResponseToPB(r *wire.ReloadResponse) *pb.ReloadResponse {
+	return &pb.ReloadResponse{ConfigPath: r.ConfigPath, Added: r.Added, Changed: r.Changed, Removed: r.Removed, KeyringChanged: r.KeyringChanged}
+}
+
 // requestCodecs encode a generated request through package wire.
 var requestCodecs = map[string]struct {
 	msg    func() proto.Message
@@ -161,6 +166,9 @@ var requestCodecs = map[string]struct {
 	"SetCredentialRequest": {func() proto.Message { return &pb.SetCredentialRequest{} }, func(m proto.Message) []byte {
 		r := setCredentialRequestFromPB(m.(*pb.SetCredentialRequest))
 		return r.Marshal()
+	}},
+	"ReloadRequest": {func() proto.Message { return &pb.ReloadRequest{} }, func(proto.Message) []byte {
+		return (&wire.ReloadRequest{}).Marshal()
 	}},
 }
 
@@ -193,6 +201,11 @@ var responseCodecs = map[string]struct {
 		var r wire.SetCredentialResponse
 		err := r.Unmarshal(b)
 		return setCredentialResponseToPB(&r), err
+	}},
+	"ReloadResponse": {func() proto.Message { return &pb.ReloadResponse{} }, func(b []byte) (proto.Message, error) {
+		var r wire.ReloadResponse
+		err := r.Unmarshal(b)
+		return reloadResponseToPB(&r), err
 	}},
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/socket"
 )
 
@@ -55,6 +56,7 @@ type Conn struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+	version   atomic.Pointer[string] // the server's, from api.VersionHeader; read during a call
 
 	mu         sync.Mutex // held for the whole of a call; guards what follows
 	frames     frameReader
@@ -116,6 +118,21 @@ func (c *Conn) Close() error {
 		}
 	})
 	return c.closeErr
+}
+
+// maxVersionLen bounds the version kept from api.VersionHeader: a longer
+// one is no version of authd's.
+const maxVersionLen = 256
+
+// ServerVersion returns the daemon's version as the last answer on the
+// Conn gave it in the header api.VersionHeader: "" before the first
+// answer, and from a daemon that does not send it. It may be called at any
+// time, from a Stream's recv too.
+func (c *Conn) ServerVersion() string {
+	if v := c.version.Load(); v != nil {
+		return *v
+	}
+	return ""
 }
 
 // Usable reports whether a further call may use the Conn: it is not
@@ -554,6 +571,12 @@ func (cl *call) onHeaderBlock(stream uint32, block []byte, endStream bool) error
 			t.grpcMessage = value
 		case "grpc-status-details-bin":
 			t.details = value
+		case api.VersionHeader:
+			if len(value) <= maxVersionLen {
+				if old := cl.c.version.Load(); old == nil || *old != value {
+					cl.c.version.Store(&value)
+				}
+			}
 		}
 	})
 	if err != nil || !mine {

@@ -31,6 +31,14 @@ type fakeBroker struct {
 	logout        func(context.Context, *pb.LogoutRequest) (*pb.LogoutResponse, error)
 	status        func(context.Context, *pb.StatusRequest) (*pb.StatusResponse, error)
 	setCredential func(context.Context, *pb.SetCredentialRequest) (*pb.SetCredentialResponse, error)
+	reload        func(context.Context, *pb.ReloadRequest) (*pb.ReloadResponse, error)
+}
+
+func (f *fakeBroker) Reload(ctx context.Context, r *pb.ReloadRequest) (*pb.ReloadResponse, error) {
+	if f.reload == nil {
+		return f.UnimplementedBrokerServer.Reload(ctx, r)
+	}
+	return f.reload(ctx, r)
 }
 
 func (f *fakeBroker) GetToken(ctx context.Context, r *pb.GetTokenRequest) (*pb.Token, error) {
@@ -164,6 +172,9 @@ func TestOtherMethods(t *testing.T) {
 			}
 			return &pb.SetCredentialResponse{Profile: r.Profile, Expiry: timestamppb.New(stamp)}, nil
 		},
+		reload: func(context.Context, *pb.ReloadRequest) (*pb.ReloadResponse, error) {
+			return &pb.ReloadResponse{ConfigPath: "/c.toml", Added: []string{"a", "b"}, Removed: []string{"c"}, KeyringChanged: true}, nil
+		},
 	})
 	conn := dial(t, path)
 	ctx := context.Background()
@@ -181,6 +192,10 @@ func TestOtherMethods(t *testing.T) {
 	set, err := conn.SetCredential(ctx, &wire.SetCredentialRequest{Profile: "ci", ClientSecret: "s3cret"})
 	if err != nil || set.Profile != "ci" || !set.Expiry.Equal(stamp) {
 		t.Errorf("SetCredential = %+v, %v", set, err)
+	}
+	re, err := conn.Reload(ctx)
+	if err != nil || re.ConfigPath != "/c.toml" || strings.Join(re.Added, ",") != "a,b" || len(re.Changed) != 0 || strings.Join(re.Removed, ",") != "c" || !re.KeyringChanged {
+		t.Errorf("Reload = %+v, %v", re, err)
 	}
 }
 

@@ -16,9 +16,11 @@
 //	defer conn.Close()
 //	tok, err := conn.GetToken(ctx, &wire.GetTokenRequest{Profile: "work"})
 //
-// [Conn.GetToken], [Conn.Login], [Conn.Logout], [Conn.Status] and
-// [Conn.SetCredential] are the Broker service; [Conn.Unary] and
-// [Conn.Stream] take and return encoded messages. A Conn runs one call at a
+// [Conn.GetToken], [Conn.Login], [Conn.Logout], [Conn.Status],
+// [Conn.SetCredential] and [Conn.Reload] are the Broker service;
+// [Conn.Unary] and [Conn.Stream] take and return encoded messages.
+// [Conn.ServerVersion] is the daemon's version, which every answer carries
+// in a header. A Conn runs one call at a
 // time (concurrent calls wait); the context's deadline is sent as
 // grpc-timeout, and a call its context ends closes the Conn.
 //

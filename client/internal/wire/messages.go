@@ -257,6 +257,7 @@ type StatusResponse struct {
 	Profiles       []ProfileStatus
 	PID            int32
 	ReloadError    string // the last failed reload's problems, one a line; the old config is still served
+	Build          string // the daemon's commit, its time and Go version, as known
 }
 
 // ProfileStatus is authd.v1.ProfileStatus.
@@ -297,6 +298,8 @@ func (r *StatusResponse) Unmarshal(b []byte) error {
 			r.PID = int32(f.v)
 		case f.is(7, wireBytes):
 			r.ReloadError = string(f.data)
+		case f.is(8, wireBytes):
+			r.Build = string(f.data)
 		}
 		return nil
 	})
@@ -369,6 +372,40 @@ func (r *SetCredentialResponse) Unmarshal(b []byte) error {
 			r.Profile = string(f.data)
 		case f.is(2, wireBytes):
 			return decodeTimestamp(f.data, &r.Expiry)
+		}
+		return nil
+	})
+}
+
+// ReloadRequest is authd.v1.ReloadRequest.
+type ReloadRequest struct{}
+
+// Marshal encodes r in the protobuf wire format: no bytes at all.
+func (r *ReloadRequest) Marshal() []byte { return nil }
+
+// ReloadResponse is authd.v1.ReloadResponse.
+type ReloadResponse struct {
+	ConfigPath     string
+	Added          []string
+	Changed        []string // their sessions start over from the keyring
+	Removed        []string
+	KeyringChanged bool // every session starts over from the new keyring
+}
+
+// Unmarshal decodes b into r.
+func (r *ReloadResponse) Unmarshal(b []byte) error {
+	return unmarshal("ReloadResponse", b, func(f field) error {
+		switch {
+		case f.is(1, wireBytes):
+			r.ConfigPath = string(f.data)
+		case f.is(2, wireBytes):
+			return appendBounded(&r.Added, string(f.data))
+		case f.is(3, wireBytes):
+			return appendBounded(&r.Changed, string(f.data))
+		case f.is(4, wireBytes):
+			return appendBounded(&r.Removed, string(f.data))
+		case f.is(5, wireVarint):
+			r.KeyringChanged = f.v != 0
 		}
 		return nil
 	})
