@@ -44,6 +44,11 @@ const ErrorDomain = "authd.dev"
 // client learns it from a call it makes anyway, without asking for Status.
 const VersionHeader = "authd-version"
 
+// StartedByEnv is set to "autostart" in the environment of a daemon that a
+// client started because none was running (the client package's
+// WithAutostart); the daemon says so in Status (started_by).
+const StartedByEnv = "AUTHD_STARTED_BY"
+
 // Reason names the condition behind an error, as clients see it; a client
 // branches on it, never on messages.
 type Reason string

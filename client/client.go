@@ -45,6 +45,11 @@
 // daemon of its own uid: a socket served by another user is
 // [ErrWrongServer], refused before a request is sent.
 //
+// # Starting the daemon
+//
+// [WithAutostart] makes a client start 'authd run' in the background when
+// no daemon answers, as authc does; concurrent first calls start one.
+//
 // # Connections
 //
 // A [Client] keeps a few connections to the daemon open, one per call in
@@ -119,6 +124,7 @@ type Client struct {
 	callTimeout, loginTimeout time.Duration
 	maxIdle                   int
 	onVersion                 func(string)
+	autostart                 *Autostart // see WithAutostart
 
 	mu      sync.Mutex
 	closed  bool
@@ -263,6 +269,13 @@ func (c *Client) get(ctx context.Context, fresh bool) (conn *wire.Conn, reused b
 	// socket.Dial, under wire.Dial, checks the server's uid before a byte
 	// is sent.
 	conn, err = wire.Dial(ctx, c.path)
+	if err != nil && c.autostart != nil && daemonAbsent(err) && !autostartOff() &&
+		(c.autostart.Allowed == nil || c.autostart.Allowed()) {
+		if startErr := c.startDaemon(ctx); startErr != nil {
+			return nil, false, fmt.Errorf("%w; %w", err, startErr)
+		}
+		conn, err = wire.Dial(ctx, c.path)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -462,8 +475,8 @@ func (c *Client) setCredential(ctx context.Context, req *wire.SetCredentialReque
 	return resp.Expiry, nil
 }
 
-// Status describes the daemon (Version, Build, ConfigPath, KeyringBackend,
-// DefaultProfile, PID, ReloadError) and its Profiles.
+// Status describes the daemon (Version, Build, StartedBy, ConfigPath,
+// KeyringBackend, DefaultProfile, PID, ReloadError) and its Profiles.
 type Status = wire.StatusResponse
 
 // ProfileStatus is one profile of a [Status]: its State (logged_out,

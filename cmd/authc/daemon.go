@@ -84,8 +84,21 @@ func checkTimeout(d time.Duration) error {
 // so the check rides on the call the command makes anyway. Asking for
 // Status first would cost every 'authc token' a round trip (and a CLI that
 // runs it before each of its commands, every one of them).
+//
+// When nothing answers on the socket, the client starts 'authd run' in the
+// background (client.WithAutostart), unless the config says autostart =
+// false or AUTHD_NO_AUTOSTART=1: the config is read only then, so a
+// running daemon costs 'authc token' no read of it.
 func connect() (*client.Client, error) {
-	return client.New(client.WithDaemonVersion(warnVersion))
+	return client.New(client.WithDaemonVersion(warnVersion), client.WithAutostart(client.Autostart{
+		Allowed: func() bool {
+			cfg, err := readConfig()
+			return err != nil || cfg.Autostart
+		},
+		Started: func(log string) {
+			fmt.Fprintf(os.Stderr, "authc: started authd in the background (its log: %s)\n", printable(log))
+		},
+	}))
 }
 
 // versionWarning makes warnVersion warn once per run of authc, whatever
@@ -221,6 +234,10 @@ func explainCall(err error, path string) error {
 			msg: fmt.Sprintf("permission denied on the socket %s or a directory above it", path)}
 	case api.DaemonUnreachable:
 		var op *net.OpError
+		if ae := (*client.AutostartError)(nil); errors.As(err, &ae) {
+			return &daemonError{reason: api.DaemonUnreachable, cause: err,
+				msg: fmt.Sprintf("authd is not running at %s, and %v", path, ae)}
+		}
 		if errors.As(err, &op) && op.Op == "dial" {
 			return &daemonError{reason: api.DaemonUnreachable, cause: err,
 				msg: fmt.Sprintf("cannot reach authd at %s", path)}

@@ -59,6 +59,9 @@ const statusLegend = `* default profile; - none or unknown; "retry in T (N faile
 func printStatus(out io.Writer, st *client.Status) error {
 	fmt.Fprintf(out, "authd %s (pid %d), config %s, keyring %s\n", printable(st.Version), st.PID, printable(st.ConfigPath), dash(printable(st.KeyringBackend)))
 	fmt.Fprintf(out, "build %s; authc %s\n", dash(printable(st.Build)), buildinfo.Version(version))
+	if st.StartedBy == "autostart" {
+		fmt.Fprintf(out, "started by authc, as no daemon was running (autostart; its log is in $XDG_STATE_HOME/authd/authd.log)\n")
+	}
 	if st.ReloadError != "" {
 		fmt.Fprintf(out, "\nThe config file did not reload: authd keeps serving the configuration it loaded before.\n")
 		for _, l := range strings.Split(strings.TrimRight(st.ReloadError, "\n"), "\n") {
@@ -129,13 +132,14 @@ func statusJSON(st *client.Status) any {
 	out := struct {
 		Version        string    `json:"version,omitempty"`
 		Build          string    `json:"build,omitempty"`
+		StartedBy      string    `json:"started_by,omitempty"`
 		PID            int32     `json:"pid,omitempty"`
 		ConfigPath     string    `json:"config_path,omitempty"`
 		KeyringBackend string    `json:"keyring_backend,omitempty"`
 		DefaultProfile string    `json:"default_profile,omitempty"`
 		ReloadError    string    `json:"reload_error,omitempty"`
 		Profiles       []profile `json:"profiles"`
-	}{st.Version, st.Build, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, st.ReloadError, []profile{}}
+	}{st.Version, st.Build, st.StartedBy, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, st.ReloadError, []profile{}}
 	for _, p := range st.Profiles {
 		out.Profiles = append(out.Profiles, profile{p.Name, p.Issuer, p.State, source(p), p.Flow, p.Account,
 			timePtr(p.Expiry), timePtr(p.LastRefresh), timePtr(p.NextRefresh), p.Failures, p.LastError, p.HasRefreshToken})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kardianos/service"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/internal/broker"
 	"authd.dev/authd/internal/buildinfo"
 	"authd.dev/authd/internal/config"
@@ -298,7 +299,8 @@ func (d *daemon) Start(service.Service) error {
 		return err
 	}
 	d.socketPath = path
-	d.broker = broker.New(broker.Options{ConfigPath: d.configPath, Logger: d.log, Version: buildinfo.Version(version), Build: buildinfo.Build()})
+	d.broker = broker.New(broker.Options{ConfigPath: d.configPath, Logger: d.log, Version: buildinfo.Version(version), Build: buildinfo.Build(),
+		StartedBy: os.Getenv(api.StartedByEnv)})
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
 	d.log.Info("serving", "socket", d.socketPath, "config", d.configPath, "version", buildinfo.Version(version), "profiles", strings.Join(d.broker.Profiles(), ","))

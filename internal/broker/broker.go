@@ -36,6 +36,7 @@ type Options struct {
 	Logger         *slog.Logger
 	Version        string // the daemon's, for Status
 	Build          string // how the daemon was built, for Status
+	StartedBy      string // who started the daemon, for Status: "autostart" or ""
 	Clock          Clock  // the wall clock by default
 }
 
@@ -342,6 +343,7 @@ func (b *Broker) Logger() *slog.Logger { return b.log }
 type Info struct {
 	Version        string
 	Build          string
+	StartedBy      string
 	ConfigPath     string
 	DefaultProfile string
 	KeyringBackend string // "" when no keyring is open
@@ -355,7 +357,7 @@ type Info struct {
 func (b *Broker) Info() (Info, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	info := Info{Version: b.opts.Version, Build: b.opts.Build, ConfigPath: b.opts.ConfigPath, ReloadError: b.reloadErr}
+	info := Info{Version: b.opts.Version, Build: b.opts.Build, StartedBy: b.opts.StartedBy, ConfigPath: b.opts.ConfigPath, ReloadError: b.reloadErr}
 	if b.cfg != nil {
 		info.DefaultProfile = b.cfg.DefaultProfile
 	}

@@ -62,7 +62,6 @@ func TestReaderChecksFiles(t *testing.T) {
 	}
 }
 
-
 func writeTestFile(t *testing.T, dir, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {

@@ -262,7 +262,7 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		return nil, toStatus(err)
 	}
 	resp := &pb.StatusResponse{
-		Version: info.Version, Build: info.Build, ConfigPath: info.ConfigPath, Pid: int32(os.Getpid()),
+		Version: info.Version, Build: info.Build, StartedBy: info.StartedBy, ConfigPath: info.ConfigPath, Pid: int32(os.Getpid()),
 		DefaultProfile: info.DefaultProfile, KeyringBackend: info.KeyringBackend,
 	}
 	if info.ReloadError != nil {

@@ -258,6 +258,7 @@ type StatusResponse struct {
 	PID            int32
 	ReloadError    string // the last failed reload's problems, one a line; the old config is still served
 	Build          string // the daemon's commit, its time and Go version, as known
+	StartedBy      string // "autostart" for a daemon a client started, else ""
 }
 
 // ProfileStatus is authd.v1.ProfileStatus.
@@ -300,6 +301,8 @@ func (r *StatusResponse) Unmarshal(b []byte) error {
 			r.ReloadError = string(f.data)
 		case f.is(8, wireBytes):
 			r.Build = string(f.data)
+		case f.is(9, wireBytes):
+			r.StartedBy = string(f.data)
 		}
 		return nil
 	})

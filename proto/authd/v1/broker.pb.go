@@ -862,7 +862,10 @@ type StatusResponse struct {
 	ReloadError string `protobuf:"bytes,7,opt,name=reload_error,json=reloadError,proto3" json:"reload_error,omitempty"`
 	// How the daemon was built: its commit, the commit's time and whether the
 	// tree had changes, when known, and the Go version.
-	Build         string `protobuf:"bytes,8,opt,name=build,proto3" json:"build,omitempty"`
+	Build string `protobuf:"bytes,8,opt,name=build,proto3" json:"build,omitempty"`
+	// Who started the daemon when it says: "autostart" for a client that
+	// found none running and started it (the client package's autostart).
+	StartedBy     string `protobuf:"bytes,9,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -949,6 +952,13 @@ func (x *StatusResponse) GetReloadError() string {
 func (x *StatusResponse) GetBuild() string {
 	if x != nil {
 		return x.Build
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetStartedBy() string {
+	if x != nil {
+		return x.StartedBy
 	}
 	return ""
 }
@@ -1407,7 +1417,7 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x03all\x18\x02 \x01(\bR\x03all\",\n" +
 	"\x0eLogoutResponse\x12\x1a\n" +
 	"\bprofiles\x18\x01 \x03(\tR\bprofiles\"\x0f\n" +
-	"\rStatusRequest\"\x9d\x02\n" +
+	"\rStatusRequest\"\xbc\x02\n" +
 	"\x0eStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1f\n" +
 	"\vconfig_path\x18\x02 \x01(\tR\n" +
@@ -1417,7 +1427,9 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\bprofiles\x18\x05 \x03(\v2\x17.authd.v1.ProfileStatusR\bprofiles\x12\x10\n" +
 	"\x03pid\x18\x06 \x01(\x05R\x03pid\x12!\n" +
 	"\freload_error\x18\a \x01(\tR\vreloadError\x12\x14\n" +
-	"\x05build\x18\b \x01(\tR\x05build\"\xb0\x03\n" +
+	"\x05build\x18\b \x01(\tR\x05build\x12\x1d\n" +
+	"\n" +
+	"started_by\x18\t \x01(\tR\tstartedBy\"\xb0\x03\n" +
 	"\rProfileStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x14\n" +
