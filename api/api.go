@@ -90,7 +90,32 @@ const (
 	ExitPermission    = 9
 	ExitTokenLifetime = 10
 	ExitInterrupted   = 130 // 128 + SIGINT; SIGTERM gives 143
+	ExitTerminated    = 143 // 128 + SIGTERM
 )
+
+// ExitCode is an exit code of authc and what it means, in a few words.
+type ExitCode struct {
+	Code    int
+	Meaning string
+}
+
+// ExitCodes are authc's exit codes, in order, as 'authc help' lists them
+// (the README's table says more of each).
+var ExitCodes = []ExitCode{
+	{ExitOK, "ok"},
+	{ExitError, "error"},
+	{ExitUsage, "usage"},
+	{ExitLoginRequired, "login required"},
+	{ExitDaemon, "authd not running or not answering"},
+	{ExitProvider, "identity provider unavailable or slow"},
+	{ExitProfile, "unknown profile or bad config"},
+	{ExitLoginFailed, "login failed or timed out"},
+	{ExitKeyring, "keyring unavailable"},
+	{ExitPermission, "permission denied (the socket or the daemon belongs to another user, or its directory cannot be entered)"},
+	{ExitTokenLifetime, "the provider's tokens live shorter than --min-valid asks"},
+	{ExitInterrupted, "interrupted (Ctrl-C)"},
+	{ExitTerminated, "terminated (SIGTERM)"},
+}
 
 // Sentinel errors of the reasons, which the client package's errors match
 // with errors.Is.

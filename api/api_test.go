@@ -62,4 +62,15 @@ func TestREADMEExitCodes(t *testing.T) {
 	if !slices.Equal(documented, want) {
 		t.Errorf("README.md's exit codes of authc: %v; the table's: %v", documented, want)
 	}
+	// ExitCodes, which 'authc help' lists, has the same codes, and the
+	// signals' two.
+	var listed []int
+	for _, e := range api.ExitCodes {
+		if e.Code != api.ExitTerminated {
+			listed = append(listed, e.Code)
+		}
+	}
+	if !slices.Equal(listed, want) {
+		t.Errorf("api.ExitCodes: %v; the codes authc exits with: %v", listed, want)
+	}
 }

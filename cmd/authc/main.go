@@ -39,7 +39,7 @@ func usage() string {
 			fmt.Fprintln(&b, strings.TrimRight(fmt.Sprintf("  authc %-*s %s", width, name, cmd.args), " "))
 		}
 	}
-	b.WriteString("  authc --version\n" + usageNotes)
+	b.WriteString("  authc --version\n" + usageNotes + exitCodesNote())
 	return b.String()
 }
 
@@ -48,18 +48,39 @@ const usageNotes = `
 
 --timeout bounds each wait for authd (a login it starts waits up to 10m for
 the browser); 'authc login --timeout' bounds the whole login, and authd must
-start it within 30s.
+start it within 30s. When authd is not running, authc starts it in the
+background (autostart = false in the config, or AUTHD_NO_AUTOSTART=1, turns
+that off).
 
 The daemon's socket is $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock,
 else, when XDG_RUNTIME_DIR is unset, authd/authd.sock in the user's cache
 directory: ~/.cache/authd/authd.sock on Linux ($XDG_CACHE_HOME when set).
-Exit codes: 0 ok, 1 error, 2 usage, 3 login required, 4 authd not running or
-not answering, 5 identity provider unavailable or slow, 6 unknown profile or
-bad config, 7 login failed or timed out, 8 keyring unavailable, 9 permission
-denied (the socket or the daemon belongs to another user, or its directory
-cannot be entered), 10 the provider's tokens live shorter than --min-valid
-asks, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 `
+
+// exitCodesNote lists authc's exit codes (api.ExitCodes), wrapped.
+func exitCodesNote() string {
+	var b strings.Builder
+	line := "Exit codes:"
+	for i, e := range api.ExitCodes {
+		item := fmt.Sprintf(" %d %s", e.Code, e.Meaning)
+		if i < len(api.ExitCodes)-1 {
+			item += ","
+		} else {
+			item += "."
+		}
+		for _, word := range strings.SplitAfter(item, " ")[1:] {
+			if len(line)+1+len(word) > 76 {
+				b.WriteString(line + "\n")
+				line = ""
+			} else {
+				line += " "
+			}
+			line += strings.TrimSuffix(word, " ")
+		}
+	}
+	b.WriteString(strings.TrimPrefix(line, " ") + "\n")
+	return b.String()
+}
 
 // command is one of authc's commands.
 type command struct {
