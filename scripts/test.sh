@@ -47,6 +47,12 @@ unshare --net -- bash -c '
 		go test -race -count=1 -timeout 15m "$@" ./...
 ' test "$@"
 
+echo "== python (loopback only)"
+unshare --net -- bash -c '
+	ip link set lo up
+	GOPROXY=off GOFLAGS=-mod=mod exec python/run-tests.sh
+'
+
 echo "== fuzz (brief)"
 unshare --net -- bash -c '
 	ip link set lo up

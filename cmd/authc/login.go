@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -18,7 +21,7 @@ import (
 	"authd.dev/authd/client"
 )
 
-func runLogin(ctx context.Context, args []string) error {
+func runLogin(ctx context.Context, args []string) (err error) {
 	fs := flags("login")
 	profile := profileFlags(fs)
 	noBrowser := fs.Bool("no-browser", false, "print the URL instead of opening a browser")
@@ -26,9 +29,15 @@ func runLogin(ctx context.Context, args []string) error {
 	force := fs.Bool("force", false, "log in again even when already logged in")
 	withToken := fs.Bool("with-token", false, "store the access token read from stdin (an API key, a CI token) for the profile")
 	secretStdin := fs.Bool("client-secret-stdin", false, "store the client secret read from stdin for a client_credentials profile")
+	asJSON := fs.Bool("json", false, "also write each step of the login as a line of JSON on stdout, for programs")
 	timeout := timeoutFlag(fs, loginTimeout, "give up when the login has not finished within this long (authd must start it within 30s)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var events *loginEvents
+	if *asJSON {
+		events = &loginEvents{w: os.Stdout, profile: *profile}
+		defer func() { events.failed(err) }()
 	}
 	if err := checkTimeout(*timeout); err != nil {
 		return err
@@ -57,9 +66,9 @@ func runLogin(ctx context.Context, args []string) error {
 	}
 	defer conn.Close()
 	if *withToken || *secretStdin {
-		return storeCredential(ctx, conn, *profile, *withToken, credential, answer)
+		return storeCredential(ctx, conn, *profile, *withToken, credential, answer, events)
 	}
-	ui := &loginUI{noBrowser: *noBrowser || !canOpenBrowser()}
+	ui := &loginUI{noBrowser: *noBrowser || !canOpenBrowser(), events: events}
 	req := client.LoginOptions{Profile: *profile, Force: *force, Device: *device, NoBrowser: ui.noBrowser && !*noBrowser}
 	return login(ctx, conn, req, ui, answer, *timeout)
 }
@@ -87,7 +96,7 @@ func readCredential(ctx context.Context, isToken bool) (string, error) {
 }
 
 // storeCredential hands the daemon a token or client secret read from stdin.
-func storeCredential(ctx context.Context, conn *client.Client, profile string, isToken bool, value string, timeout time.Duration) error {
+func storeCredential(ctx context.Context, conn *client.Client, profile string, isToken bool, value string, timeout time.Duration, events *loginEvents) error {
 	set := conn.SetClientSecret
 	if isToken {
 		set = conn.SetToken
@@ -108,6 +117,7 @@ func storeCredential(ctx context.Context, conn *client.Client, profile string, i
 		msg += fmt.Sprintf(" (the token expires %s)", humanTime(expiry))
 	}
 	fmt.Fprintln(os.Stderr, msg+".")
+	events.stored(isToken, expiry)
 	return nil
 }
 
@@ -127,10 +137,12 @@ func canOpenBrowser() bool {
 	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
-// loginUI tells the user, on stderr, what a login needs from them.
+// loginUI tells the user, on stderr, what a login needs from them, and a
+// program the same, on stdout, with --json.
 type loginUI struct {
 	noBrowser bool
-	page      string // the login page handed to the browser, removed when the login ends
+	page      string       // the login page handed to the browser, removed when the login ends
+	events    *loginEvents // nil without --json
 }
 
 // login runs or joins a login, showing each step, and opens the browser
@@ -156,12 +168,16 @@ func login(ctx context.Context, conn *client.Client, req client.LoginOptions, ui
 		case ev.Waiting != "":
 			joined = true
 			fmt.Fprintf(os.Stderr, "A login is already in progress (started by %s); waiting for it.\n", printable(ev.Waiting))
+			ui.events.waiting(ev.Waiting)
 		case ev.OpenURL != nil:
-			ui.openURL(ev.OpenURL, joined)
+			opened := ui.openURL(ev.OpenURL, joined)
+			ui.events.openURL(ev.OpenURL, opened)
 		case ev.DeviceCode != nil:
 			showDeviceCode(ev.DeviceCode)
+			ui.events.deviceCode(ev.DeviceCode)
 		case ev.Done != nil:
 			fmt.Fprintln(os.Stderr, doneLine(ev.Done, req))
+			ui.events.done(ev.Done)
 		}
 	})
 	if err == nil {
@@ -231,7 +247,9 @@ func showDeviceCode(dc *client.DeviceCode) {
 	fmt.Fprintln(os.Stderr, "Waiting for approval... (Ctrl-C stops waiting)")
 }
 
-func (ui *loginUI) openURL(u *client.OpenURL, joined bool) {
+// openURL shows the login URL, or opens a browser on it, and reports
+// whether it opened one.
+func (ui *loginUI) openURL(u *client.OpenURL, joined bool) (opened bool) {
 	shown := printable(u.URL)
 	switch {
 	case joined:
@@ -247,10 +265,12 @@ func (ui *loginUI) openURL(u *client.OpenURL, joined bool) {
 		if err := ui.openBrowser(u.URL); err != nil {
 			fmt.Fprintf(os.Stderr, "Could not open a browser (%s). Open this URL to log in:\n\n    %s\n\n", printable(err.Error()), shown)
 		} else {
+			opened = true
 			fmt.Fprintf(os.Stderr, "Opened a browser to log in. If it did not open, visit:\n\n    %s\n\n", shown)
 		}
 	}
 	fmt.Fprintln(os.Stderr, "Waiting for the browser... (Ctrl-C stops waiting)")
+	return opened
 }
 
 // openBrowser writes the login page that sends the browser to loginURL and
@@ -337,4 +357,120 @@ func openBrowser(url string) error {
 		return nil
 	}
 	return lastErr
+}
+
+// loginEvents writes the steps of a login as lines of JSON on stdout, for
+// 'authc login --json': one object a line, written as the step happens,
+// beside the text on stderr, which stays what it is without --json. The
+// names are those of authc's other JSON: snake_case, times in RFC 3339
+// (UTC), and what is not known left out. Every line has "event", and
+// "profile" when the command named one:
+//
+//	{"event":"waiting","started_by":"..."}          joined a login another client started
+//	{"event":"open_url","url":"...","redirect_uri":"...","opened":false}
+//	{"event":"device_code","verification_uri":"...","user_code":"...","verification_uri_complete":"...","expires_at":"..."}
+//	{"event":"done","account":"...","expiry":"...","already_logged_in":true}
+//	{"event":"stored","credential":"token","expiry":"..."}   --with-token, --client-secret-stdin ("client_secret")
+//	{"event":"error","reason":"LOGIN_FAILED","message":"..."}
+//
+// opened tells whether authc opened a browser on the URL; when it did not,
+// the URL is for the user to open. A login ends with done, stored or
+// error; error's message is the line authc prints on stderr (without
+// "authc: "), and its reason, when known, one of package api's. The
+// exit code is authc's usual one. The values are the daemon's and the
+// provider's text, exact: a program shows them as untrusted text.
+type loginEvents struct {
+	w       io.Writer
+	profile string
+}
+
+// loginEventJSON is one line of [loginEvents].
+type loginEventJSON struct {
+	Event                   string     `json:"event"`
+	Profile                 string     `json:"profile,omitempty"`
+	StartedBy               string     `json:"started_by,omitempty"`
+	URL                     string     `json:"url,omitempty"`
+	RedirectURI             string     `json:"redirect_uri,omitempty"`
+	Opened                  *bool      `json:"opened,omitempty"`
+	VerificationURI         string     `json:"verification_uri,omitempty"`
+	UserCode                string     `json:"user_code,omitempty"`
+	VerificationURIComplete string     `json:"verification_uri_complete,omitempty"`
+	ExpiresAt               *jsonTime  `json:"expires_at,omitempty"`
+	Account                 string     `json:"account,omitempty"`
+	Expiry                  *jsonTime  `json:"expiry,omitempty"`
+	AlreadyLoggedIn         bool       `json:"already_logged_in,omitempty"`
+	Credential              string     `json:"credential,omitempty"`
+	Reason                  api.Reason `json:"reason,omitempty"`
+	Message                 string     `json:"message,omitempty"`
+}
+
+// write writes ev as one line. A nil e (no --json) writes nothing. A
+// reader that went away is no reason to stop the login: the text on
+// stderr goes on.
+func (e *loginEvents) write(ev loginEventJSON) {
+	if e == nil {
+		return
+	}
+	ev.Profile = e.profile
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	_, _ = e.w.Write(append(jsonPrintable(b), '\n'))
+}
+
+func (e *loginEvents) waiting(startedBy string) {
+	e.write(loginEventJSON{Event: "waiting", StartedBy: startedBy})
+}
+
+func (e *loginEvents) openURL(u *client.OpenURL, opened bool) {
+	e.write(loginEventJSON{Event: "open_url", URL: u.URL, RedirectURI: u.RedirectURI, Opened: &opened})
+}
+
+func (e *loginEvents) deviceCode(dc *client.DeviceCode) {
+	e.write(loginEventJSON{Event: "device_code", VerificationURI: dc.VerificationURI, UserCode: dc.UserCode,
+		VerificationURIComplete: dc.VerificationURIComplete, ExpiresAt: timePtr(dc.Expires)})
+}
+
+func (e *loginEvents) done(d *client.Done) {
+	e.write(loginEventJSON{Event: "done", Account: d.Account, Expiry: timePtr(d.Expiry), AlreadyLoggedIn: d.AlreadyLoggedIn})
+}
+
+func (e *loginEvents) stored(isToken bool, expiry time.Time) {
+	credential := "client_secret"
+	if isToken {
+		credential = "token"
+	}
+	e.write(loginEventJSON{Event: "stored", Credential: credential, Expiry: timePtr(expiry)})
+}
+
+// failed writes the error event of a login that ended with err, with the
+// message authc prints for it; nothing for nil or --help.
+func (e *loginEvents) failed(err error) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	_, msg := explain(&loginError{err})
+	e.write(loginEventJSON{Event: "error", Reason: errorReason(err), Message: msg})
+}
+
+// errorReason is the reason of package api behind err, as its exit code
+// tells it: the daemon's own, or for authc's deadlines the reason of the
+// same exit code. A usage error has none.
+func errorReason(err error) api.Reason {
+	var de *daemonError
+	var te *timeoutError
+	switch {
+	case errors.As(err, &te) && te.login:
+		return api.LoginTimeout
+	case errors.As(err, &te) && te.busy:
+		return api.IDPUnavailable
+	case errors.As(err, &te):
+		return api.DaemonUnreachable
+	case errors.As(err, &de):
+		return de.reason
+	case errors.As(err, new(usageError)):
+		return ""
+	}
+	return api.Unspecified
 }

@@ -29,7 +29,7 @@ func runToken(ctx context.Context, args []string) error {
 	var scopes stringList
 	fs.Var(&scopes, "scope", "a scope of the profile to down-scope to (repeatable)")
 	audience := fs.String("audience", "", "audience of the token")
-	idToken := fs.Bool("id-token", false, "print the ID token instead of the access token")
+	idToken := fs.Bool("id-token", false, "print the ID token instead of the access token (with --json: beside it)")
 	asJSON := fs.Bool("json", false, "print the token and its metadata as JSON")
 	loginFlag := fs.Bool("login", false, "start a login when one is needed (default when stderr is a terminal)")
 	noLogin := fs.Bool("no-login", false, "never start a login: exit with code 3 when one is needed")
@@ -66,7 +66,9 @@ func runToken(ctx context.Context, args []string) error {
 	defer conn.Close()
 	req := client.TokenOptions{
 		Profile: *profile, Scopes: scopes, Audience: *audience, MinValid: *minValid,
-		ForceRefresh: *force, IDToken: *idToken || *asJSON,
+		// --json has the ID token only with --id-token: a program that
+		// reads the access token's metadata has no use for the identity.
+		ForceRefresh: *force, IDToken: *idToken,
 	}
 	var tok *client.Token
 	getToken := func(ctx context.Context) (err error) {
