@@ -241,6 +241,9 @@ login_timeout = "50s"
 		"AUTHD_SOCKET=" + e.sock,
 		"BROWSER=" + filepath.Join(bin, "browserdriver"),
 		"AUTHD_DRIVER_OUT=" + e.out,
+		// A test that stops authd means it stopped: authc must not start
+		// one (TestAutostart* turn autostart on).
+		"AUTHD_NO_AUTOSTART=1",
 	}
 	e.startDaemon()
 	return e

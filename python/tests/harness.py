@@ -114,6 +114,9 @@ login_timeout = "80s"
             "AUTHD_CONFIG": str(self.config),
             "AUTHD_SOCKET": str(self.socket),
             "AUTHD_AUTHC": bins["authc"],
+            # A test that stops authd means it stopped: authc must not
+            # start one in the background.
+            "AUTHD_NO_AUTOSTART": "1",
         }
         self.env = {**clean_environ(), **self.vars}
         self.start_daemon()

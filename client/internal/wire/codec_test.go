@@ -104,6 +104,7 @@ func statusResponseToPB(r *wire.StatusResponse) *pb.StatusResponse {
 		Pid:            r.PID,
 		ReloadError:    r.ReloadError,
 		Build:          r.Build,
+		StartedBy:      r.StartedBy,
 	}
 	for _, p := range r.Profiles {
 		m.Profiles = append(m.Profiles, &pb.ProfileStatus{
