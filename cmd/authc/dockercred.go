@@ -29,7 +29,7 @@ import (
 // format is docker's own.
 //
 //   - get answers {"ServerURL","Username","Secret"} with the token of the
-//     profile that -p names (for any registry), or that the config's match
+//     profile that -p names (within its match list, if it has one), or that the config's match
 //     lists map the registry to; for a registry no profile matches, exactly
 //     "credentials not found in native keychain", after which docker goes
 //     on without credentials.
@@ -74,6 +74,8 @@ authc), and in ~/.docker/config.json:
 
 Without -p, the profile is the one whose match list fits the registry
 (match = ["registry.example.com"]); a registry none fits is not found.
+With -p, the token still goes only to a registry of that profile's match
+list, or, for a profile without one, to any https registry.
 The user name is the profile's username key, else "oauth2".
 
 store keeps nothing: for a registry authd serves it succeeds ('docker

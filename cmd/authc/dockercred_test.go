@@ -30,7 +30,10 @@ func TestDockerCredentialGet(t *testing.T) {
 		{"URL prefix", "https://ghcr.example.test/team/app", nil, 0, creds("https://ghcr.example.test/team/app")},
 		{"another port", "registry.example.test", nil, 1, "credentials not found in native keychain\n"},
 		{"unmapped", "https://index.docker.io/v1/", nil, 1, "credentials not found in native keychain\n"},
-		{"-p serves any registry", "https://index.docker.io/v1/", []string{"-p", "work"}, 0, creds("https://index.docker.io/v1/")},
+		{"-p goes by the profile's match list", "https://index.docker.io/v1/", []string{"-p", "work"}, 1, "credentials not found in native keychain\n"},
+		{"-p within the list", "registry.example.test:5000", []string{"-p", "work"}, 0, creds("registry.example.test:5000")},
+		{"user info", "evil.example@registry.example.test:5000", nil, 1, "credentials not found in native keychain\n"},
+		{"plain http", "http://registry.example.test:5000", nil, 1, "credentials not found in native keychain\n"},
 		{"no URL", "\n", nil, 1, "no credentials server URL\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"authd.dev/authd/client"
+	"authd.dev/authd/internal/config"
 )
 
 // The git credential helper: git runs 'git credential-authd [ARGS] OP'
@@ -64,12 +65,20 @@ Set it up with the command on PATH as git-credential-authd (a link to authc):
   git config --global credential.https://git.example.com.helper authd
   git config --global credential.https://git.example.com.helper 'authd -p work'
 
-or, without the link: credential.helper = '!authc git-credential -p work'.
+or, without the link: credential.https://git.example.com.helper = '!authc
+git-credential -p work'. Scope the helper to the hosts it serves, as
+above: a helper for every remote is asked by every remote, a hostile
+submodule's included.
+
 Without -p, the profile is the one whose match list fits the remote
-(match = ["git.example.com"]); for a remote none fits, the helper answers
-nothing, and git asks its other helpers. Only http and https remotes get
-an answer. A URL prefix in a match list (https://git.example.com/team/)
-needs git to tell the path: git config credential.useHttpPath true.
+(match = ["git.example.com"]: https on port 443; write
+"http://host:port" or "host:port" for others); for a remote none fits,
+the helper answers nothing, and git asks its other helpers. With -p, the
+token still goes only to a remote of that profile's match list, or, for a
+profile without one, to https remotes. A remote with user info, a path in
+its host, or . and .. segments gets nothing. A URL prefix in a match list
+(https://git.example.com/team/) needs git to tell the path: git config
+credential.useHttpPath true.
 
 The user name is the remote URL's, else the profile's username key, else
 "oauth2" (GitLab wants that one; GitHub takes any, by convention
@@ -134,7 +143,7 @@ func runGitCredential(ctx context.Context, args []string) error {
 // other commands', its default is the profile whose match list fits the
 // target (a remote, a registry), not the config's default profile.
 func helperProfileFlags(fs *flag.FlagSet, target string) *string {
-	usage := fmt.Sprintf("the profile for every %s (default: the one whose match list fits the %s)", target, target)
+	usage := fmt.Sprintf("the profile (default: the one whose match list fits the %s); its token still goes only to a %s of its match list, or, when it has none, to https ones", target, target)
 	fs.StringVar(&profileArg, "profile", "", usage)
 	fs.StringVar(&profileArg, "p", "", "shorthand for --profile")
 	return &profileArg
@@ -162,8 +171,8 @@ func (r gitRequest) can(capability string) bool {
 // http(s) host: the helper answers only for http and https (git also asks
 // for smtp passwords, client certificates' passphrases, ...).
 func (r gitRequest) target() string {
-	if (r.protocol != "https" && r.protocol != "http") || r.host == "" {
-		return ""
+	if (r.protocol != "https" && r.protocol != "http") || !config.ValidHostPort(r.host) {
+		return "" // and a host with user info, a path or a query in it
 	}
 	return r.protocol + "://" + r.host + "/" + strings.TrimPrefix(r.path, "/")
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,13 +72,17 @@ func TestGitCredentialGet(t *testing.T) {
 		{"unknown and malformed lines, CRLF, EOF without a blank line",
 			"wwwauth[]=Basic realm=\"git\"\r\nprotocol=https\r\nnonsense\r\nfuture_key=1\r\nhost=git.example.test\r\n", nil, basic("oauth2")},
 		{"url attribute", "url=https://bob@git.example.test/team/repo.git\n\n", nil, basic("bob")},
-		{"port in the host", "protocol=http\nhost=git.example.test:8080\n\n", nil, basic("oauth2")},
+		{"a bare host is https on 443", "protocol=http\nhost=git.example.test\n\n", nil, ""},
+		{"another port", "protocol=https\nhost=git.example.test:8443\n\n", nil, ""},
+		{"user info in the host", "protocol=https\nhost=evil.example@git.example.test\n\n", nil, ""},
+		{"a path in the host", "protocol=https\nhost=git.example.test/.evil.example\n\n", nil, ""},
+		{"dot segments", "protocol=https\nhost=ghcr.example.test\npath=team/../other/repo.git\n\n", nil, ""},
 		{"URL prefix needs the path", "protocol=https\nhost=ghcr.example.test\npath=team/repo.git\n\n", nil, basic("oauth2")},
 		{"URL prefix without the path", "protocol=https\nhost=ghcr.example.test\n\n", nil, ""},
 		{"unmapped host", "protocol=https\nhost=other.example.test\n\n", nil, ""},
 		{"not http", "protocol=smtp\nhost=git.example.test\n\n", nil, ""},
 		{"no host", "protocol=https\n\n", nil, ""},
-		{"-p serves any host", "protocol=https\nhost=other.example.test\n\n", []string{"-p", "work"}, basic("oauth2")},
+		{"-p goes by the profile's match list", "protocol=https\nhost=other.example.test\n\n", []string{"-p", "work"}, ""},
 		{"-p still only http", "protocol=cert\nhost=\npath=/home/u/cert.p12\n\n", []string{"-p", "work"}, ""},
 		{"only the request is read", "protocol=https\nhost=git.example.test\n\nprotocol=https\nhost=other.example.test\n\n", nil, basic("oauth2")},
 	} {
@@ -154,9 +160,45 @@ func TestGitCredentialErase(t *testing.T) {
 	}
 
 	// A Bearer credential is erased as git sends it back.
-	erase("capability[]=authtype\nauthtype=Bearer\ncredential="+second+"\nephemeral=1\nprotocol=https\nhost=other.example.test\n\n", "-p", "work")
+	erase("capability[]=authtype\nauthtype=Bearer\ncredential="+second+"\nephemeral=1\nprotocol=https\nhost=git.example.test\n\n", "-p", "work")
 	if n := refreshes(); n != 2 {
 		t.Errorf("erase of the current Bearer credential: %d refreshes, want 2", n)
+	}
+}
+
+// TestGitCredentialExplicitProfile: -p names the profile, yet its token
+// goes only where its match list says, and without a list only to https:
+// a helper line for every remote must not hand it to a hostile
+// submodule's plain-http server.
+func TestGitCredentialExplicitProfile(t *testing.T) {
+	noDaemon(t)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte(`[profiles.any]
+issuer = "https://idp.example"
+client_id = "c"
+[profiles.plain]
+issuer = "https://idp.example"
+client_id = "c"
+match = ["http://git.example.test:8080"]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AUTHD_CONFIG", cfg)
+	t.Setenv("AUTHD_TOKEN_ANY", "token-of-any")
+	t.Setenv("AUTHD_TOKEN_PLAIN", "token-of-plain")
+	for _, tt := range []struct{ name, profile, in, want string }{
+		{"no list: any https host", "any", "protocol=https\nhost=other.example.test\n\n", "username=oauth2\npassword=token-of-any\n"},
+		{"no list: never http", "any", "protocol=http\nhost=other.example.test\n\n", ""},
+		{"no list: no parser tricks", "any", "protocol=https\nhost=a@other.example.test\n\n", ""},
+		{"a list with http and a port", "plain", "protocol=http\nhost=git.example.test:8080\n\n", "username=oauth2\npassword=token-of-plain\n"},
+		{"a list: other hosts miss", "plain", "protocol=https\nhost=other.example.test\n\n", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runWithStdin(t, tt.in, "git-credential", "-p", tt.profile, "get")
+			if r.code != 0 || r.stdout != tt.want || r.stderr != "" {
+				t.Errorf("-p %s with %q: exit %d, stderr %q, stdout %q; want %q", tt.profile, tt.in, r.code, r.stderr, r.stdout, tt.want)
+			}
+		})
 	}
 }
 

@@ -72,15 +72,30 @@ func helperToken(ctx context.Context, opts client.TokenOptions, interactive bool
 var errNoProfile = errors.New("no profile matches")
 
 // helperProfile returns the profile a helper uses for target (a URL, or a
-// host with an optional port and path): the -p value when given, else the
+// host with an optional port and path): the -p value when given (and its
+// match list names target, or it has none and target is https), else the
 // profile whose match list fits target best (config.ProfileFor). It
 // returns errNoProfile when none does, and the configuration's problems
 // when it cannot be read.
 func helperProfile(explicit, target string) (profile string, cfg *config.Config, err error) {
 	cfg, err = readConfig()
 	if explicit != "" {
-		// The configuration is optional then: it only names the user
-		// name, and the daemon checks the profile.
+		// A profile named by hand still goes only where its match list
+		// says, when it has one; without one, only to https: a helper
+		// line for every remote (credential.helper with -p) must not
+		// hand the token to a hostile submodule's plain-http server.
+		// The configuration is optional: the daemon checks the profile.
+		if err == nil {
+			if p, ok := cfg.Profiles[explicit]; ok && len(p.Match) > 0 {
+				if !p.Matches(target) {
+					return "", cfg, errNoProfile
+				}
+				return explicit, cfg, nil
+			}
+		}
+		if !config.SecureTarget(target) {
+			return "", cfg, errNoProfile
+		}
 		return explicit, cfg, nil
 	}
 	if err != nil {

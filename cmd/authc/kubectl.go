@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"authd.dev/authd/api"
 	"authd.dev/authd/client"
 )
 
@@ -39,8 +40,10 @@ client.authentication.k8s.io/v1 (kubectl 1.22 and later) or v1beta1
 (v1beta1 when the variable is not set), with the token and its expiry.
 
 Without -p, the profile is the one whose match list names the cluster's
-server (with provideClusterInfo: true in the stanza), else the default
-profile. It logs in only when kubectl says the user is at a terminal
+server (with provideClusterInfo: true in the stanza). A server no list
+names gets no token once any profile has a match list (a shared
+kubeconfig's cluster is not the user's to choose); with no lists at all,
+the default profile serves every cluster. It logs in only when kubectl says the user is at a terminal
 (spec.interactive; with interactiveMode: IfAvailable, when kubectl's stdin
 is one); otherwise it fails at once, on stderr, naming 'authc login'.
 Stdout carries the ExecCredential and nothing else.
@@ -181,18 +184,30 @@ func runKubectl(ctx context.Context, args []string) error {
 }
 
 // kubeProfile is the profile for a cluster: explicit when given, else the
-// one whose match list names server, else "" (the default profile). A
+// one whose match list names server. When no profile has a match list,
+// the default profile ("") serves every cluster, as with one profile and
+// no lists to write; once lists exist, a server none names gets no token:
+// a cluster server in a shared kubeconfig is not the user's to choose. A
 // missing configuration file names no profile; one that cannot be read is
 // an error, as a profile of it may be the one meant.
 func kubeProfile(explicit, server string) (string, error) {
 	if explicit != "" || server == "" {
 		return explicit, nil
 	}
-	name, _, err := helperProfile("", server)
+	name, cfg, err := helperProfile("", server)
 	switch {
 	case err == nil:
 		return name, nil
-	case errors.Is(err, errNoProfile), errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, errNoProfile):
+		for _, p := range cfg.Profiles {
+			if len(p.Match) > 0 {
+				return "", &daemonError{reason: api.ProfileNotFound,
+					msg:  fmt.Sprintf("no profile's match list names the cluster's server %s", printable(server)),
+					hint: "add it to the match list of the profile meant for it, or name the profile with -p in the kubeconfig's args"}
+			}
+		}
+		return "", nil
+	case errors.Is(err, fs.ErrNotExist):
 		return "", nil
 	}
 	return "", err

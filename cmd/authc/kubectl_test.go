@@ -304,7 +304,7 @@ match = ["https://k8s.example.com:6443", "kube.internal"]
 	}{
 		{"matched URL", "https://k8s.example.com:6443", nil, "token-of-k8s"},
 		{"matched host", "https://kube.internal:443", nil, "token-of-k8s"},
-		{"no match: the default", "https://other.example.com", nil, "token-of-work"},
+		{"-p for a server no list names", "https://other.example.com", []string{"-p", "work"}, "token-of-work"},
 		{"no cluster info: the default", "", nil, "token-of-work"},
 		{"-p wins", "https://k8s.example.com:6443", []string{"-p", "work"}, "token-of-work"},
 	} {
@@ -322,6 +322,16 @@ match = ["https://k8s.example.com:6443", "kube.internal"]
 			}
 		})
 	}
+	// Once profiles have match lists, a server none names gets no token:
+	// a shared kubeconfig's cluster is not the user's to choose.
+	t.Run("no match: refused", func(t *testing.T) {
+		t.Setenv(execInfoEnv, kubeRequest(t, "v1", false, "https://other.example.com"))
+		t.Setenv("AUTHD_TOKEN_WORK", "token-of-work")
+		r := runAuthc(t, "kubectl")
+		if r.code != api.ExitProfile || r.stdout != "" || !strings.Contains(r.stderr, "no profile's match list names the cluster's server https://other.example.com") {
+			t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
 	t.Run("unreadable config", func(t *testing.T) {
 		bad := filepath.Join(dir, "bad.toml")
 		if err := os.WriteFile(bad, []byte("default_profile = \n"), 0o600); err != nil {

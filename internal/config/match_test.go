@@ -38,21 +38,40 @@ client_id = "c"
 	for target, want := range map[string]string{
 		"https://gitlab.example.com/group/repo.git": "gitlab",
 		"gitlab.example.com":                        "gitlab",
-		"GitLab.Example.com:8443":                   "gitlab", // a host without port matches every port
+		"GitLab.Example.com":                        "gitlab", // host names have no case
+		"gitlab.example.com:443":                    "gitlab",
+		"gitlab.example.com:8443":                   "",       // a bare host is https on 443
+		"http://gitlab.example.com/group/repo.git":  "",       // never plain http unless a URL prefix says so
 		"https://git.example.com/team/repo.git":     "gitlab", // the URL prefix beats the host
 		"https://git.example.com/team":              "gitlab",
 		"https://git.example.com/teams/repo.git":    "git", // prefixes end at a slash
-		"http://git.example.com/team/repo.git":      "git", // the prefix's scheme differs
-		"git.example.com":                           "git",
-		"registry.example.com:5000":                 "registry",
-		"registry.example.com:5000/v2/":             "registry",
-		"registry.example.com":                      "", // the port was given
-		"https://k8s.example.com:6443":              "registry",
-		"https://k8s.example.com":                   "",
-		"example.com":                               "",
-		"":                                          "",
-		"https://":                                  "",
-		"%zz":                                       "",
+		"http://git.example.com/team/repo.git":      "",    // the prefix's scheme differs, and a bare host is https
+		// Targets come from remotes and registries: parser tricks miss.
+		"https://evil.com@git.example.com/x":          "",
+		"evil.com@git.example.com":                    "",
+		"https://git.example.com/team/../other/r.git": "",
+		"https://git.example.com/team/%2e%2e/other/r": "",
+		"https://git.example.com/team%2Fx/r":          "",
+		"https://git.example.com/team/r?x=1":          "",
+		"https://git.example.com/team/r#x":            "",
+		"git.example.com?.evil.com":                   "",
+		"git.example.com#.evil.com":                   "",
+		"ftp://git.example.com/team/":                 "",
+		"unix://git.example.com":                      "",
+		"registry.example.com.evil.com:5000":          "",
+		"evil.com/registry.example.com:5000":          "",
+		"https://git.example.com\\@evil.com/team/":    "",
+		"git.example.com":                             "git",
+		"registry.example.com:5000":                   "registry",
+		"registry.example.com:5000/v2/":               "registry",
+		"registry.example.com":                        "", // the port was given
+		"http://registry.example.com:5000":            "",
+		"https://k8s.example.com:6443":                "registry",
+		"https://k8s.example.com":                     "",
+		"example.com":                                 "",
+		"":                                            "",
+		"https://":                                    "",
+		"%zz":                                         "",
 	} {
 		got, ok := cfg.ProfileFor(target)
 		if got != want || ok != (want != "") {

@@ -90,14 +90,18 @@ username = "robot"
 	}
 	say("get registry.example.test:5000 = %+v (a new token)", redactedCreds(c))
 
-	// -p serves any registry; credHelpers cannot pass flags, a wrapper can.
+	// -p names the profile (credHelpers cannot pass flags, a wrapper can),
+	// yet its token goes only where its match list says.
 	withProfile := func(args ...string) client.Program {
 		cmd := exec.Command(filepath.Join(bin, "authc"), append([]string{"docker-credential", "-p", "work"}, args...)...)
 		cmd.Env = e.environ()
 		return &dockerProgram{cmd: cmd}
 	}
-	if c, err = client.Get(withProfile, "https://index.docker.io/v1/"); err != nil || c.Secret != e.tokenNow() {
-		t.Errorf("get -p work of any registry: %+v, %v; want authd's token", redactedCreds(c), err)
+	if c, err = client.Get(withProfile, "registry.example.test:5000"); err != nil || c.Secret != e.tokenNow() {
+		t.Errorf("get -p work of a registry of its list: %+v, %v; want authd's token", redactedCreds(c), err)
+	}
+	if c, err = client.Get(withProfile, "https://index.docker.io/v1/"); !credentials.IsErrCredentialsNotFound(err) {
+		t.Errorf("get -p work of a registry outside its list: %+v, %v; want not found", redactedCreds(c), err)
 	}
 
 	// Logged out: one line, through docker, naming what to run.
@@ -130,9 +134,9 @@ func TestDockerCLI(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.loginWithoutBrowser()
-	e.appendWorkKeys(`match = ["127.0.0.1"]` + "\n")
 	reg := newDockerRegistry(t)
 	host := strings.TrimPrefix(reg.url, "http://")
+	e.appendWorkKeys(fmt.Sprintf("match = [%q]\n", host))
 	config := filepath.Join(e.dir, "docker-config")
 	if err := os.MkdirAll(config, 0o700); err != nil {
 		t.Fatal(err)

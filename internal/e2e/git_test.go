@@ -32,9 +32,10 @@ func TestGitCredentialHelper(t *testing.T) {
 	gitPath := lookGit(t)
 	e := newEnv(t)
 	e.loginWithoutBrowser()
-	e.appendWorkKeys(`match = ["127.0.0.1"]` + "\n")
-
 	srv := newGitServer(t, e)
+	// The server is plain http: a bare host would mean https on 443.
+	e.appendWorkKeys(fmt.Sprintf("match = [%q]\n", srv.url))
+
 	g := newGitClient(t, e, gitPath)
 	remote := srv.url + "/repo.git"
 	refreshes := func() int { return e.idp.Count(idptest.EndpointTokenRefresh) }
