@@ -61,7 +61,9 @@ func (c *Client) startDaemon(ctx context.Context) error {
 	if err := socket.SecureDir(c.path); err != nil {
 		return autostartError("%w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(filepath.Dir(c.path), "authd.spawn.lock"))
+	// The lock is named for the socket: two sockets in one directory
+	// (/tmp, say) have a lock each.
+	unlock, err := lockFile(ctx, c.path+".lock")
 	if err != nil {
 		return autostartError("the lock beside the socket: %w", err)
 	}

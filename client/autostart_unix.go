@@ -4,8 +4,10 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,6 +24,17 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, err
+	}
+	// Another user's file there (in a shared directory) would let them
+	// hold the lock, and so keep the daemon from starting: say so.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if int(st.Uid) != os.Getuid() || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a file of yours (uid %d)", path, st.Uid)
 	}
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
@@ -57,6 +70,11 @@ func spawn(exe, path, logPath string) (exited <-chan struct{}, err error) {
 		return nil, err
 	}
 	defer null.Close()
+	// The daemon outlives this process: it must not hold open what the
+	// caller handed this process (a pipe its caller waits on to close, a
+	// terminal, a file). exec passes on every descriptor not marked
+	// close-on-exec, so mark them all first.
+	closeInheritedOnExec()
 	cmd := exec.Command(exe, "run", "--socket", path)
 	cmd.Env = append(os.Environ(), api.StartedByEnv+"=autostart")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, logf, logf
@@ -68,4 +86,21 @@ func spawn(exe, path, logPath string) (exited <-chan struct{}, err error) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	return done, nil
+}
+
+// closeInheritedOnExec marks every descriptor above stderr close-on-exec.
+// The Go runtime marks its own; this is for those the process inherited.
+func closeInheritedOnExec() {
+	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+				unix.CloseOnExec(fd)
+			}
+		}
+		return
+	}
 }

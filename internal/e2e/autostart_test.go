@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"authd.dev/authd/internal/idptest"
+	"authd.dev/authd/internal/otheruser"
 )
 
 // autostartEnv is a user with a config and no daemon running: a
@@ -221,5 +222,68 @@ func TestAutostartFailure(t *testing.T) {
 	r := exitResult(t, cmd, cmd.Run(), stdout.String(), stderr.String())
 	if r.code != exitDaemon || !strings.Contains(r.stderr, "cannot start authd: authd is neither beside this program nor on PATH") || len(lines(r.stderr)) != 1 {
 		t.Errorf("authc token where authd cannot start: want exit %d and one line saying why; got %s", exitDaemon, r)
+	}
+}
+
+// TestAutostartDetachesDescriptors: the daemon outlives the authc that
+// started it, and must not hold open what authc's caller handed it (here a
+// pipe whose reader waits for it to close).
+func TestAutostartDetachesDescriptors(t *testing.T) {
+	t.Parallel()
+	a := newAutostartEnv(t, "")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "authc"), "token", "-p", "svc", "--no-login")
+	cmd.Env = append(os.Environ(), a.vars...)
+	cmd.ExtraFiles = []*os.File{w} // fd 3 of authc, not close-on-exec
+	out, err := cmd.Output()
+	w.Close()
+	if err != nil || len(lines(string(out))) != 1 {
+		t.Fatalf("authc token: %v", err)
+	}
+	pids := a.daemonPIDs()
+	if len(pids) != 1 {
+		t.Fatalf("%d daemons run, want 1", len(pids))
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(r.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	pipe := fmt.Sprintf("pipe:[%d]", st.Ino)
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pids[0]))
+	for _, fd := range fds {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pids[0], fd.Name())); target == pipe {
+			t.Errorf("the started daemon holds the caller's pipe open as fd %s", fd.Name())
+		}
+	}
+}
+
+// TestAutostartLockOfAnotherUser: a lock file another user put where the
+// lock goes (a shared directory) is refused with a line saying whose it
+// is, not waited on.
+func TestAutostartLockOfAnotherUser(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give a file to another uid")
+	}
+	a := newAutostartEnv(t, "")
+	if err := os.MkdirAll(filepath.Dir(a.sock), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock := a.sock + ".lock"
+	if err := os.WriteFile(lock, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(lock, otheruser.UID, otheruser.UID); err != nil {
+		t.Fatal(err)
+	}
+	r := a.authc("token", "-p", "svc", "--no-login")
+	if r.code != exitDaemon || !strings.Contains(r.stderr, lock+" is not a file of yours (uid 65534)") {
+		t.Errorf("authc token with another user's lock file: want exit %d saying whose it is; got %s", exitDaemon, r)
 	}
 }

@@ -81,5 +81,35 @@ func secureDir(dir string) error {
 		// Anyone who can write here could replace the socket with theirs.
 		return fmt.Errorf("socket directory %s is writable by other users (mode %#o); make it 0700 or use another path", dir, mode&0o777)
 	}
-	return nil
+	return secureAncestors(dir)
+}
+
+// secureAncestors checks the directories above dir, symlinks resolved:
+// each must belong to the user or to root, and none may be writable by
+// another user unless it is sticky (/tmp). Whoever can rename a directory
+// above the socket's can put a directory of theirs, and a socket, in its
+// place.
+func secureAncestors(dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("socket directory %s: %w", dir, err)
+	}
+	me, myGroup := os.Getuid(), os.Getgid()
+	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err != nil {
+			return fmt.Errorf("directory %s above the socket: %w", d, err)
+		}
+		mode := uint32(st.Mode)
+		switch {
+		case int(st.Uid) != me && st.Uid != 0:
+			return fmt.Errorf("directory %s above the socket belongs to uid %d, neither you (uid %d) nor root: its owner could swap the socket's directory", d, st.Uid, me)
+		case mode&unix.S_ISVTX != 0:
+		case mode&0o002 != 0, mode&0o020 != 0 && int(st.Gid) != myGroup:
+			return fmt.Errorf("directory %s above the socket is writable by other users (mode %#o): they could swap the socket's directory", d, mode&0o777)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }

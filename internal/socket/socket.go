@@ -36,7 +36,9 @@ var ErrInUse = errors.New("another authd is already running on this socket")
 // Path returns the socket path both sides use.
 func Path() (string, error) {
 	if p := os.Getenv("AUTHD_SOCKET"); p != "" {
-		return p, nil
+		// Absolute: a daemon started elsewhere (autostart runs it in /)
+		// must find the same socket.
+		return filepath.Abs(p)
 	}
 	dir, err := RuntimeDir()
 	if err != nil {
@@ -50,7 +52,10 @@ func Path() (string, error) {
 // $XDG_RUNTIME_DIR/authd, else authd in the user's cache directory. It is
 // not created here.
 func RuntimeDir() (string, error) {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
+		// A relative one is invalid (the XDG base directory spec says
+		// to ignore it), as it would make the socket depend on the
+		// current directory.
 		return filepath.Join(dir, "authd"), nil
 	}
 	dir, err := os.UserCacheDir()

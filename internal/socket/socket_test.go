@@ -124,6 +124,58 @@ func TestPath(t *testing.T) {
 	if p, _ := Path(); p != "/run/user/7/authd/authd.sock" {
 		t.Errorf("XDG_RUNTIME_DIR: got %s", p)
 	}
+	// A relative XDG_RUNTIME_DIR is ignored (the XDG spec), and a relative
+	// AUTHD_SOCKET made absolute: a daemon started elsewhere finds it.
+	t.Setenv("XDG_RUNTIME_DIR", "rel")
+	if p, _ := Path(); !filepath.IsAbs(p) || strings.Contains(p, "rel") {
+		t.Errorf("relative XDG_RUNTIME_DIR: got %s", p)
+	}
+	t.Setenv("AUTHD_SOCKET", "rel.sock")
+	wd, _ := os.Getwd()
+	if p, _ := Path(); p != filepath.Join(wd, "rel.sock") {
+		t.Errorf("relative AUTHD_SOCKET: got %s", p)
+	}
+}
+
+// TestListenRefusesDirectoryUnderOtherUsers: the socket's own directory is
+// the user's, but a directory above it is another user's, who could rename
+// it away and put a directory and a socket of theirs in its place.
+func TestListenRefusesDirectoryUnderOtherUsers(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give a directory to another uid")
+	}
+	for _, tt := range []struct {
+		name  string
+		mode  os.FileMode
+		owner int
+		want  string
+	}{
+		{"owned by another user", 0o755, otheruser.UID, "belongs to uid 65534"},
+		{"writable by all", 0o777, 0, "writable by other users"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			shared := filepath.Join(t.TempDir(), "shared")
+			if err := os.Mkdir(shared, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(shared, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(shared, tt.owner, tt.owner); err != nil {
+				t.Fatal(err)
+			}
+			ln, err := Listen(filepath.Join(shared, "sub", "authd.sock"))
+			if err == nil {
+				ln.Close()
+				t.Fatal("Listen under another user's directory succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
 }
 
 // A socket named in a shared directory must not change that directory.
