@@ -134,6 +134,19 @@ def test_httpx(env: harness.World, api: harness.ProtectedAPI) -> None:
     assert asyncio.run(main()) == 200
     assert api.statuses()[-3:] == [200, 401, 200]
 
+    # A 401 from another origin that a redirect led to never saw the token:
+    # it costs no refresh, and the request is not sent again.
+    other = harness.ProtectedAPI(env)
+    try:
+        before, n = env.refreshes(), len(api.seen)
+        with httpx.Client(auth=authd.HTTPXAuth(), follow_redirects=True) as c:
+            r = c.get(api.url + "redirect?to=" + quote(other.url + "there", safe=""))
+        assert r.status_code == 401 and [h.status_code for h in r.history] == [302]
+        assert env.refreshes() == before and len(api.seen) - n == 1
+        assert [t for _, t, _, _ in other.seen] == [""]
+    finally:
+        other.close()
+
 
 def test_http_libraries_imported_on_use(env: harness.World) -> None:
     code = (

@@ -46,7 +46,7 @@ class HTTPXAuth(httpx.Auth):
         tok = self._token()
         request.headers["Authorization"] = tok.authorization
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and _same_origin(request, response):
             response.read()
             tok = self._token(stale=tok.access_token)
             request.headers["Authorization"] = tok.authorization
@@ -59,12 +59,20 @@ class HTTPXAuth(httpx.Auth):
             tok = await _in_thread(self._token)
         request.headers["Authorization"] = tok.authorization
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and _same_origin(request, response):
             await response.aread()
             stale = tok.access_token
             tok = await _in_thread(lambda: self._token(stale=stale))
             request.headers["Authorization"] = tok.authorization
             yield request
+
+
+def _same_origin(request: httpx.Request, response: httpx.Response) -> bool:
+    """Whether the 401 came from the origin the token was sent to: httpx
+    follows redirects within one turn of the flow, and a 401 of another
+    origin (which never saw the token) must not cost a refresh."""
+    a, b = request.url, response.request.url
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 async def _in_thread(fn: Any) -> Token:
