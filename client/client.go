@@ -54,7 +54,10 @@
 //
 // A [Client] keeps a few connections to the daemon open, one per call in
 // progress (a connection runs one call at a time), and dials another when
-// all are busy; concurrent callers do not wait for one another.
+// all are busy; concurrent callers do not wait for one another. A call
+// whose connection the daemon closed before answering (a restart, 'authd
+// run --replace' taking over) runs once more on a new connection, which
+// reaches the daemon serving then; a login does not once it has begun.
 package client
 
 import (
@@ -304,15 +307,26 @@ func (c *Client) put(conn *wire.Conn) {
 	conn.Close()
 }
 
-// do runs call on a connection, with the default deadline d. A connection
-// that was idle may have been closed by the daemon (a restart) since its
-// last call: when it fails unanswered, and again() allows (nil: always),
-// call runs once more on a new one, and the other idle ones are dropped.
+// do runs call on a connection, with the default deadline d. When the
+// connection ends without an answer (no status: closed, reset, or a GOAWAY
+// that left the call out), and again() allows (nil: always), call runs
+// once more on a new connection, and the idle ones are dropped. That
+// happens when the daemon closed an idle connection (its idle timeout, a
+// restart) before the call reached it, and when it stopped before
+// answering: a SIGTERM cuts the calls it has not answered within its
+// bound, and 'authd run --replace' makes the daemon that hands over its
+// socket stop. The new connection then reaches the daemon now listening,
+// or waits in its queue until it serves. Running a call again is safe
+// whether or not it reached the daemon: every call is idempotent (a token
+// request asks for a token, which the daemon gives from its cache or by
+// one refresh whoever asks; logout and storing a credential end in the
+// same state done twice), but a login once it has reported a step, which
+// again() refuses.
 func (c *Client) do(ctx context.Context, d time.Duration, again func() bool, call func(context.Context, *wire.Conn) error) error {
 	ctx, cancel := withDefaultDeadline(ctx, d)
 	defer cancel()
 	for retried := false; ; retried = true {
-		conn, reused, err := c.get(ctx, retried)
+		conn, _, err := c.get(ctx, retried)
 		if err != nil {
 			return c.wrap(err)
 		}
@@ -320,7 +334,7 @@ func (c *Client) do(ctx context.Context, d time.Duration, again func() bool, cal
 		c.noteVersion(conn)
 		c.put(conn)
 		var st *wire.Status
-		if err != nil && reused && !retried && ctx.Err() == nil && errors.Is(err, wire.ErrUnavailable) &&
+		if err != nil && !retried && ctx.Err() == nil && errors.Is(err, wire.ErrUnavailable) &&
 			!errors.As(err, &st) && (again == nil || again()) {
 			continue
 		}

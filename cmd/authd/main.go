@@ -59,7 +59,7 @@ func init() {
 		return noFlags(action, func() error { return control(action) })
 	}
 	commands = []command{
-		{"run", "[--config PATH] [--socket PATH] [--log-level LEVEL]", "Serve in the foreground (what the user service runs).", runDaemon},
+		{"run", "[--config PATH] [--socket PATH] [--log-level LEVEL] [--replace]", "Serve in the foreground (what the user service runs).", runDaemon},
 		{"install", "", "Install authd as a user service (a systemd user unit or a launchd agent).", manage("install")},
 		{"uninstall", "", "Remove the user service.", manage("uninstall")},
 		{"start", "", "Start the user service.", manage("start")},
@@ -221,7 +221,9 @@ func printVersion() error {
 type daemon struct {
 	configPath string
 	socketPath string
+	replace    bool // take the socket over from the daemon serving it
 	log        *slog.Logger
+	ownSocket  fs.FileInfo // the socket file to remove when stopping; nil for one the service manager made
 
 	broker *broker.Broker
 	cancel context.CancelFunc
@@ -234,6 +236,7 @@ func runDaemon(args []string) error {
 	configPath := set.String("config", "", "config file (default $AUTHD_CONFIG, else $XDG_CONFIG_HOME/authd/config.toml); it must exist")
 	socketPath := set.String("socket", "", "socket path (default $AUTHD_SOCKET, else $XDG_RUNTIME_DIR/authd/authd.sock, else ~/.cache/authd/authd.sock)")
 	level := set.String("log-level", "info", "debug, info, warn or error")
+	replace := set.Bool("replace", false, "take the socket over from the authd running on it, which answers its calls, ends its logins and exits; then serve (for upgrades)")
 	if err := parseFlags(set, args); err != nil {
 		return err
 	}
@@ -248,7 +251,7 @@ func runDaemon(args []string) error {
 			return fmt.Errorf("config file %s does not exist", *configPath)
 		}
 	}
-	d := &daemon{configPath: *configPath, socketPath: *socketPath,
+	d := &daemon{configPath: *configPath, socketPath: *socketPath, replace: *replace,
 		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))}
 	if d.configPath == "" {
 		p, err := config.DefaultPath()
@@ -269,12 +272,14 @@ func runDaemon(args []string) error {
 		return err
 	}
 	if service.Interactive() {
-		// In a terminal or under systemd: serve until a signal.
+		// In a terminal or under systemd: serve until a signal. One that
+		// comes during the start (a replace waits seconds for the daemon
+		// it replaces) is handled once the daemon serves.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		if err := d.Start(svc); err != nil {
 			return err
 		}
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		return handleSignals(sig, d.done, d.reload, func(s os.Signal) error {
 			d.log.Info("stopping", "signal", s.String())
 			return d.Stop(svc)
@@ -291,9 +296,9 @@ func (d *daemon) Start(service.Service) error {
 		d.log.Debug("open file limit", "was", before, "now", files)
 	}
 	limits := server.Limits{MaxConns: server.ConnsForFiles(files)}
-	ln, path, err := listenSocket(d.socketPath, d.log)
+	ln, path, err := d.listen()
 	if errors.Is(err, socket.ErrInUse) {
-		return fmt.Errorf("authd is already running (socket %s); 'authc status' shows it", d.socketPath)
+		return fmt.Errorf("authd is already running (socket %s); 'authc status' shows it, 'authd run --replace' takes over from it", d.socketPath)
 	}
 	if err != nil {
 		return err
@@ -324,6 +329,7 @@ func (d *daemon) Stop(service.Service) error {
 	d.cancel()
 	d.compat.wait()
 	err := <-d.done
+	d.removeSocket()
 	if serr := d.broker.Shutdown(ctx); serr != nil {
 		d.log.Warn("stopped with work unfinished", "err", serr)
 	}

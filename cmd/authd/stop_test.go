@@ -61,6 +61,8 @@ type stopEnv struct {
 	t      *testing.T
 	dir    string
 	sock   string
+	config string
+	idp    *idptest.Provider
 	proxy  *idptest.FaultProxy
 	cmd    *exec.Cmd
 	logs   *syncLog
@@ -75,11 +77,19 @@ const tokenPath = "/oauth/token"
 
 func newStopEnv(t *testing.T) *stopEnv {
 	t.Helper()
+	return newDaemonEnv(t, "TestDaemonProcess", daemonProcessEnv)
+}
+
+// newDaemonEnv is newStopEnv with the daemon run by the test named test
+// of this binary, when the variable env is 1.
+func newDaemonEnv(t *testing.T, test, env string) *stopEnv {
+	t.Helper()
 	idp := idptest.New(t, idptest.Options{})
-	e := &stopEnv{t: t, dir: t.TempDir(), proxy: idptest.NewFaultProxy(t, idp.Issuer()), logs: &syncLog{}, exited: make(chan struct{})}
+	e := &stopEnv{t: t, dir: t.TempDir(), idp: idp, proxy: idptest.NewFaultProxy(t, idp.Issuer()), logs: &syncLog{}, exited: make(chan struct{})}
 	e.sock = filepath.Join(e.dir, "authd.sock")
 	pass := filepath.Join(e.dir, "passphrase")
 	config := filepath.Join(e.dir, "config.toml")
+	e.config = config
 	if err := os.WriteFile(pass, []byte(stopPassphrase+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +109,10 @@ timeout = "30s"
 	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.cmd = exec.Command(os.Args[0], "-test.run=^TestDaemonProcess$", "--",
+	e.cmd = exec.Command(os.Args[0], "-test.run=^"+test+"$", "--",
 		"run", "--config", config, "--socket", e.sock, "--log-level", "debug")
 	// A race-enabled binary sleeps a second before it exits, unless told.
-	e.cmd.Env = append(os.Environ(), daemonProcessEnv+"=1", "GORACE=atexit_sleep_ms=0", "AUTHD_KEYRING_PASSPHRASE=")
+	e.cmd.Env = append(os.Environ(), env+"=1", "GORACE=atexit_sleep_ms=0", "AUTHD_KEYRING_PASSPHRASE=")
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -67,6 +67,9 @@ type Broker struct {
 	// Reload call) run one at a time, each reading the file as it is when
 	// it starts, and each reports its changes against the one before.
 	reloading chan struct{}
+
+	jumps      *jumpWatch // see clockjump.go
+	clockTimer Timer      // the next check of the clocks; guarded by mu
 }
 
 // New loads the configuration and opens the keyring. A missing or broken
@@ -80,8 +83,10 @@ func New(opts Options) *Broker {
 		opts.Clock = wallClock{}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	b := &Broker{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sessions: map[string]*Session{}, reloading: make(chan struct{}, 1)}
+	b := &Broker{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sessions: map[string]*Session{}, reloading: make(chan struct{}, 1),
+		jumps: newJumpWatch(opts.Clock)}
 	b.Reload()
+	b.watchClock()
 	return b
 }
 
@@ -330,7 +335,7 @@ func (b *Broker) Session(name string) (*Session, error) {
 	ctx, cancel := context.WithCancel(b.ctx)
 	s := &Session{
 		profile: p, flow: fc, store: b.store, log: b.log, clock: b.opts.Clock,
-		bg: ctx, stop: cancel, wg: &b.wg, draining: b.draining,
+		bg: ctx, stop: cancel, wg: &b.wg, draining: b.draining, checkClock: b.checkClock,
 	}
 	b.sessions[p.Name] = s
 	return s, nil
@@ -454,6 +459,9 @@ func (b *Broker) Close() {
 func (b *Broker) closeSessions() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.clockTimer != nil {
+		b.clockTimer.Stop()
+	}
 	for _, s := range b.sessions {
 		s.close()
 	}

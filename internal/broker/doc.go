@@ -25,6 +25,31 @@
 // (1 s to 5 min, jittered, or the provider's Retry-After) while the
 // provider fails, serving the still-valid token meanwhile.
 //
+// # Refresh tokens in doubt
+//
+// A refresh whose request was sent and got no answer (a timeout, a lost
+// connection: flow.ErrUnanswered) may have been redeemed by the provider,
+// which then rotated the refresh token; a provider that rotates revokes
+// the whole login when a rotated-out token comes back. So the session
+// never sends that refresh token again, and needs a login (its last error
+// says why), unless the provider has shown, by answering a refresh with
+// the same refresh token, that it does not rotate them. Go's transport
+// never sends a POST again on a new connection once any of it was
+// written; an answer, even an error, and a request that could not leave
+// (no connection) are retried with backoff as always.
+//
+// # Clock jumps
+//
+// A machine that resumes from suspend finds its wall clock hours ahead of
+// its monotonic clock, on which timers run: the refreshes planned for the
+// night have not fired, and the connections kept to the providers are
+// likely dead. The broker compares the two clocks of its [Clock] every 10
+// seconds and before each redemption of a refresh token; when they drifted
+// apart (by more than 5 s: a suspend, a VM restored, the time set), it
+// drops every idle connection to the providers and replans every
+// session's refresh for the wall-clock time it was planned for, at once
+// for those overdue. Token expiries are compared on the wall clock alone.
+//
 // # Logins
 //
 // [Session.Login] starts an interactive login or joins the one in flight,

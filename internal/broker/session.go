@@ -80,6 +80,10 @@ type Session struct {
 	bg      context.Context // cancelled when the session is closed
 	stop    context.CancelFunc
 	wg      *sync.WaitGroup
+	// checkClock handles a clock jump (see clockjump.go) before a refresh
+	// token is redeemed: the connections kept from before a suspend are
+	// dropped first.
+	checkClock func()
 
 	calls singleflight.Group // "load", "refresh", "mint:<key>"
 	// redeem serialises every use of the refresh token: with rotation, two
@@ -100,6 +104,10 @@ type Session struct {
 	retryAfter  time.Duration // the provider's Retry-After on the last failure
 	timer       Timer
 	draining    bool // the daemon is stopping: no login, no background refresh
+	// keepsRefreshToken: the provider answered the last refresh without
+	// rotating the refresh token, so sending one again is harmless. Until
+	// a refresh has shown it, a provider is taken to rotate them.
+	keepsRefreshToken bool
 }
 
 // Backoff bounds: failed refreshes are retried after 1 s, 2 s, 4 s, ...
@@ -391,6 +399,7 @@ func (s *Session) doRefresh(seen *store.Record) error {
 	if !s.renewable(rec) {
 		return fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
 	}
+	s.checkClock()
 	ctx, cancel := context.WithTimeout(s.bg, s.providerTimeout())
 	defer cancel()
 	var tok *flow.Token
@@ -407,6 +416,8 @@ func (s *Session) doRefresh(seen *store.Record) error {
 		s.lastErr = err
 		if errors.Is(err, flow.ErrInvalidGrant) {
 			s.markNeedsLoginLocked()
+		} else if s.unansweredLocked(err) {
+			s.markNeedsLoginLocked()
 		} else {
 			s.failures++
 			s.retryAfter = 0
@@ -420,8 +431,36 @@ func (s *Session) doRefresh(seen *store.Record) error {
 	next := s.recordOf(tok, rec)
 	if s.profile.Flow == config.FlowClientCredentials {
 		next.Source = SourceClientCredentials
+	} else {
+		s.mu.Lock()
+		s.keepsRefreshToken = tok.RefreshToken == rec.RefreshToken
+		s.mu.Unlock()
 	}
-	return s.commit(ctx, next, true)
+	// The write gets the keyring's own deadline, not what the provider
+	// left of ctx's: a rotated refresh token that a slow provider and a
+	// busy keyring kept from the keyring would be lost with the process.
+	return s.commit(s.bg, next, true)
+}
+
+// unansweredLocked reports whether err, a failed redemption of the
+// session's refresh token, leaves the token unusable: the provider got
+// the request, or may have, and did not answer (flow.ErrUnanswered). It
+// may have rotated the token, and a provider that rotates revokes the
+// whole login when a rotated-out token comes back: authd never sends it
+// again, unless the provider showed that it keeps refresh tokens. The
+// session then needs a login, and lastErr says why.
+//
+// Refreshes are single-flight and the idle connections of before a clock
+// jump are dropped before one starts (see clockjump.go), so a request that
+// went unanswered is one the provider really left hanging.
+func (s *Session) unansweredLocked(err error) bool {
+	if !errors.Is(err, flow.ErrUnanswered) || s.keepsRefreshToken || s.profile.Flow == config.FlowClientCredentials {
+		return false
+	}
+	s.log.Warn("the provider did not answer a refresh it may have redeemed; not sending that refresh token again: log in again",
+		"profile", s.profile.Name, "err", err)
+	s.lastErr = fmt.Errorf("%w (authd does not send the refresh token again: the provider may have rotated it, and a reused one revokes the login; log in again)", err)
+	return true
 }
 
 // commit persists a new record, then publishes it: a rotated refresh token
@@ -535,6 +574,26 @@ func (s *Session) scheduleLocked() {
 		backoff := min(minBackoff<<min(s.failures-1, 20), maxBackoff)
 		delay := backoff/2 + rand.N(backoff/2+1)
 		at = now.Add(max(delay, min(s.retryAfter, maxRetryAfter)))
+	}
+	s.armLocked(at, now)
+}
+
+// replan re-arms the background refresh for the wall-clock time it was
+// planned for, after a clock jump: a timer counts only the time the
+// machine was awake, and one that is overdue now fires at once.
+func (s *Session) replan() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nextRefresh.IsZero() || s.bg.Err() != nil || s.draining {
+		return
+	}
+	s.armLocked(s.nextRefresh, s.clock.Now())
+}
+
+// armLocked sets the background refresh for at, now being the time.
+func (s *Session) armLocked(at, now time.Time) {
+	if s.timer != nil {
+		s.timer.Stop()
 	}
 	s.nextRefresh = at
 	s.timer = s.clock.AfterFunc(max(at.Sub(now), 0), func() {
@@ -745,18 +804,25 @@ func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest,
 		if rec == nil || rec.RefreshToken == "" {
 			return nil, fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
 		}
+		s.checkClock()
 		rctx, cancel := context.WithTimeout(s.bg, s.providerTimeout())
 		defer cancel()
 		tok, err := s.flow.Refresh(rctx, flow.RefreshRequest{RefreshToken: rec.RefreshToken, Scopes: req.Scopes, Audience: req.Audience})
 		if err != nil {
-			return nil, fmt.Errorf("mint token for %s: %w", s.profile.Name, err)
+			err = fmt.Errorf("mint token for %s: %w", s.profile.Name, err)
+			s.mu.Lock()
+			if s.rec == rec && s.unansweredLocked(err) {
+				s.markNeedsLoginLocked()
+			}
+			s.mu.Unlock()
+			return nil, err
 		}
 		if tok.RefreshToken != rec.RefreshToken {
 			// Rotation: the session's refresh token changed; keep the session's
 			// own access token and store the new refresh token.
 			next := *rec
 			next.RefreshToken, next.UpdatedAt = tok.RefreshToken, s.clock.Now()
-			if err := s.commit(rctx, &next, false); err != nil {
+			if err := s.commit(s.bg, &next, false); err != nil {
 				return nil, err
 			}
 		}

@@ -22,7 +22,8 @@
 //
 // # Time
 //
-// A daemon's [Clock] moves only when the test says: [Clock.Advance] runs
-// the timers that come due, [Clock.Sleep] does not, as a machine wakes up
-// from suspend.
+// A daemon's [Clock] moves only when the test says: [Clock.Advance] moves
+// the wall and the monotonic clock and runs the timers that come due;
+// [Clock.Sleep] moves the wall clock alone, as a machine suspended that
+// long wakes up: its timers, on the monotonic clock, have not moved.
 package daemontest

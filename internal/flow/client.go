@@ -33,6 +33,12 @@ var (
 	ErrUnavailable = errors.New("identity provider unavailable")
 	// ErrLoginFailed means an interactive login ended without tokens.
 	ErrLoginFailed = errors.New("login failed")
+	// ErrUnanswered means a token request was sent, in part or whole, and
+	// no answer came (a timeout, a connection lost): the provider may have
+	// processed it, and rotated the refresh token it carried. It comes
+	// with ErrUnavailable. A request that cannot have left (no connection)
+	// or that the provider answered, even with an error, is not one.
+	ErrUnanswered = errors.New("no answer to a request the provider may have received")
 )
 
 // ProviderError is an OAuth error response from the provider.
@@ -239,6 +245,12 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 }
 
 func (b *cappedBody) Close() error { return b.rc.Close() }
+
+// CloseIdleConnections closes the connections to the provider kept open
+// for reuse. After the machine slept (or moved to another network) they
+// are likely dead without either end knowing: a request written on one
+// would wait for its timeout and leave the provider's answer in doubt.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the
 // transport underneath.
@@ -519,6 +531,9 @@ func classifyTransport(op string, err error) error {
 	if errors.As(err, &redirect) {
 		// Not the *url.Error around it: that one quotes the raw Location.
 		return fmt.Errorf("%s: %w", op, redirect)
+	}
+	if errors.Is(err, ErrUnanswered) {
+		return fmt.Errorf("%s: %w: %w: %s", op, ErrUnavailable, ErrUnanswered, CleanText(err.Error(), maxErrorText))
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || isStatus5xx(err) {

@@ -35,5 +35,9 @@
 // another audience. Errors wrap [ErrInvalidGrant] when the grant is gone
 // (the user must log in again) and [ErrUnavailable] when the provider could
 // not be reached or answered 5xx/429 (try again later); a [*ProviderError]
-// carries the provider's error code and description.
+// carries the provider's error code and description. A request that was
+// sent and got no answer also wraps [ErrUnanswered]: the provider may have
+// redeemed, and rotated, the refresh token it carried.
+// [Client.CloseIdleConnections] drops the connections kept to the provider,
+// which a machine that slept finds dead.
 package flow

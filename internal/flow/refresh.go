@@ -8,8 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/oauth2"
 )
@@ -64,14 +66,26 @@ func (c *Client) postTokenAs(ctx context.Context, ep *endpoints, form url.Values
 		return nil, err
 	}
 	r.Header.Set("Accept", "application/json")
+	// Go's transport sends a POST again on a new connection only when
+	// nothing of it was written; past that point a failure leaves the
+	// provider's answer in doubt, which the caller must know.
+	var wrote atomic.Bool
+	r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}))
 	resp, err := c.http.Do(r)
 	if err != nil {
+		if wrote.Load() {
+			return nil, unanswered{err}
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read token response: %w", err)
+		err = fmt.Errorf("read token response: %w", err)
+		if resp.StatusCode/100 == 2 {
+			return nil, unanswered{err} // the tokens may be in what was lost
+		}
+		return nil, err
 	}
 	var tr struct {
 		AccessToken      string          `json:"access_token"`
@@ -113,6 +127,13 @@ func (c *Client) postTokenAs(ctx context.Context, ep *endpoints, form url.Values
 	}
 	return t.WithExtra(extra), nil
 }
+
+// unanswered is a token request's failure that is [ErrUnanswered], with
+// the text of the transport's error.
+type unanswered struct{ error }
+
+func (e unanswered) Unwrap() error        { return e.error }
+func (e unanswered) Is(target error) bool { return target == ErrUnanswered }
 
 // rawNumber is a JSON value as seconds reads it: a json.Number for a
 // number, a string for a string, nil for anything else.

@@ -5,9 +5,12 @@
 // # Serving
 //
 // [Serve] (or [ServeLimits]) serves a listener until it is closed or the
-// context ends. Then it stops accepting connections and calls, drains the
-// broker (the logins in flight end, and their clients hear that authd is
-// shutting down: SHUTTING_DOWN), and gives the calls in flight
+// context ends. Then it stops accepting connections and calls (the
+// connections already waiting in the listener's queue are accepted and
+// served, not reset: they may be the last ones of a daemon whose socket
+// 'authd run --replace' has taken over), drains the broker (the logins in
+// flight end, and their clients hear that authd is shutting down:
+// SHUTTING_DOWN), and gives the calls in flight
 // [Limits.DrainTimeout] to be answered. A connection that stays idle after
 // its calls (a lean client reads only during a call, and so never answers
 // the server's GOAWAY ping) keeps the server waiting until that timeout.

@@ -36,6 +36,12 @@ type guardedListener struct {
 	overflow     int  // connections closed since the cap was reached
 	othersClosed int  // other users' connections closed since the last log line
 	othersLogged time.Time
+	// Stopping: see backlog.go.
+	stopping bool
+	queued   []net.Conn // taken from the kernel's queue at the stop, not yet handed out
+	unshaken int        // connections handed out whose handshake has not begun
+	ended    bool       // Accept has returned its last error
+	settled  chan struct{}
 }
 
 // Accept returns the next connection of the daemon's own user under the
@@ -47,7 +53,9 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if c = l.dequeue(); c == nil {
+				return nil, l.acceptError(err)
+			}
 		}
 		uid, pid, err := peerOf(c, l.uid)
 		if err != nil {
@@ -73,6 +81,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			delete(l.conns, pc)
 			l.mu.Unlock()
 		}
+		pc.handshaking = l.handshaking
 		l.underCap(pc)
 		return pc, nil
 	}
@@ -94,6 +103,7 @@ func (l *guardedListener) underCap(pc *peerConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.conns[pc] = struct{}{}
+	l.unshaken++
 	if l.full {
 		l.full = false
 		l.log.Info("accepting connections again", "closed", l.overflow)
@@ -132,9 +142,14 @@ type peerConn struct {
 	uid, pid int
 	once     sync.Once
 	release  func()
+	// handshaking is called once, when the server begins the connection's
+	// handshake or closes it, whichever comes first.
+	handshaking func()
+	shook       sync.Once
 }
 
 func (c *peerConn) Close() error {
+	c.shook.Do(c.handshaking)
 	c.once.Do(c.release)
 	return c.Conn.Close()
 }
@@ -156,6 +171,7 @@ func (peerInfo) AuthType() string { return "unix-peercred" }
 func (c peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	info := peerInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 	if pc, ok := conn.(*peerConn); ok {
+		pc.shook.Do(pc.handshaking)
 		info.uid, info.pid = pc.uid, pc.pid
 		return conn, info, nil
 	}

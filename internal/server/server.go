@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -96,7 +97,9 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 	uid := os.Getuid()
 	srv := newServer(b, lim, uid)
 	gl := &guardedListener{Listener: ln, uid: uid, max: int64(lim.MaxConns), log: b.Logger(), conns: map[*peerConn]struct{}{}}
+	stopped := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		defer close(stopped)
 		timer := time.AfterFunc(lim.DrainTimeout, func() {
 			// Stop waits for connections still in the HTTP/2 handshake,
 			// which only their close ends.
@@ -104,13 +107,24 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 			srv.Stop()
 		})
 		defer timer.Stop()
+		// The connections that were waiting to be accepted are served
+		// too (see backlog.go).
+		gl.stopAccepting()
+		if !gl.waitHanded(min(time.Second, lim.DrainTimeout)) {
+			b.Logger().Warn("connections accepted at the stop were not all taken up by the server in time")
+		}
 		// The logins end first, so that their calls do not keep the
-		// server waiting for a browser; GracefulStop closes the listener.
+		// server waiting for a browser.
 		b.Drain()
 		srv.GracefulStop()
 	})
 	defer stop()
-	return srv.Serve(gl)
+	err := srv.Serve(gl)
+	if ctx.Err() != nil || errors.Is(err, errStopped) {
+		<-stopped
+		return nil
+	}
+	return err
 }
 
 // newServer returns a gRPC server with the Broker service registered.
