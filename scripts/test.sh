@@ -53,6 +53,9 @@ unshare --net -- bash -c '
 	GOPROXY=off GOFLAGS=-mod=mod exec python/run-tests.sh
 '
 
+echo "== soak (1 minute, -race, loopback only)"
+unshare --net -- bash -c 'ip link set lo up; GOPROXY=off GOFLAGS=-mod=mod exec scripts/soak.sh --race 1m'
+
 echo "== fuzz (brief)"
 unshare --net -- bash -c '
 	ip link set lo up
