@@ -413,6 +413,12 @@ func (s *Session) doRefresh(seen *store.Record) error {
 		err = fmt.Errorf("refresh %s: %w", s.profile.Name, err)
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.rec != rec {
+			// A login replaced the record this refresh redeemed while it
+			// ran: its failure says nothing of the new grant, and must
+			// not mark it as needing a login.
+			return err
+		}
 		s.lastErr = err
 		if errors.Is(err, flow.ErrInvalidGrant) {
 			s.markNeedsLoginLocked()
