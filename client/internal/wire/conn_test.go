@@ -559,6 +559,19 @@ func TestDaemonUnavailable(t *testing.T) {
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close()
+	// A child another test forks at this moment holds a copy of the
+	// listening descriptor until it execs: wait until the socket is
+	// really dead, as a stopped daemon's is.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("unix", stale)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the closed listener still accepts connections")
+		}
+	}
 	if _, err := wire.Dial(context.Background(), stale); !errors.Is(err, wire.ErrUnavailable) {
 		t.Errorf("Dial of a stale socket = %v, want ErrUnavailable", err)
 	}
