@@ -39,12 +39,16 @@ echo "== kubectl for the kubectl tests (Debian's kubernetes-client, unpacked, no
 AUTHD_TEST_KUBECTL=$(scripts/kubectl.sh)
 export AUTHD_TEST_KUBECTL
 
+# Each test binary runs in a session keyring of its own (keyctl session -):
+# the keyctl backend stages items in the session keyring under their plain
+# names, and test packages running at once must not meet there (without
+# one, every process of the user shares the default session keyring).
 echo "== tests (-race, loopback only)"
 export DBUS_SESSION_BUS_ADDRESS=disabled:
 unshare --net -- bash -c '
 	ip link set lo up
 	GOPROXY=off GOFLAGS=-mod=mod exec scripts/with-secret-service.sh \
-		go test -race -count=1 -timeout 15m "$@" ./...
+		go test -race -count=1 -timeout 15m -exec "keyctl session -" "$@" ./...
 ' test "$@"
 
 echo "== python (loopback only)"
