@@ -410,6 +410,21 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseNoArgs is parse for a command that takes flags only, one of them
+// --timeout, whose value it checks.
+func parseNoArgs(fs *flag.FlagSet, args []string, timeout *time.Duration) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkTimeout(*timeout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
 func printHelp(fs *flag.FlagSet) {
 	cmd := commands[fs.Name()]
 	fmt.Printf("Usage: %s\n\n%s\n", strings.TrimSpace("authc "+fs.Name()+" "+cmd.args), cmd.summary)

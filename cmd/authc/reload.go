@@ -21,14 +21,8 @@ func runReload(ctx context.Context, args []string) error {
 	fs := flags("reload")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args, timeout); err != nil {
 		return err
-	}
-	if err := checkTimeout(*timeout); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	conn, err := connect()
 	if err != nil {

@@ -35,14 +35,8 @@ func runToken(ctx context.Context, args []string) error {
 	noLogin := fs.Bool("no-login", false, "never start a login: exit with code 3 when one is needed")
 	force := fs.Bool("force-refresh", false, "refresh even when the cached token is valid")
 	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long (a login it starts waits up to 10m)")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args, timeout); err != nil {
 		return err
-	}
-	if err := checkTimeout(*timeout); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *loginFlag && *noLogin {
 		return usageError{"--login and --no-login exclude each other"}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -71,39 +70,15 @@ func (b *bench) helpers(ctx context.Context) error {
 		}
 	}
 
+	timed := make([]timedCommand, len(commands))
+	for i, c := range commands {
+		timed[i] = timedCommand{c.name, c.line}
+	}
+	times, _, err := b.hyperfineRounds(ctx, "hyperfine-helpers", false, env, timed)
+	if err != nil {
+		return err
+	}
 	rounds := b.plan.hyperfineRounds
-	times := map[string][]float64{}
-	for round := range rounds {
-		jsonPath := filepath.Join(b.work, fmt.Sprintf("hyperfine-helpers-%d.json", round+1))
-		args := []string{"--style", "basic",
-			"--warmup", strconv.Itoa(b.plan.hyperfineWarmup / rounds), "--runs", strconv.Itoa(b.plan.hyperfineRuns / rounds),
-			"--export-json", jsonPath}
-		for i := range commands {
-			c := commands[(i+round)%len(commands)]
-			args = append(args, "-n", c.name, c.line)
-		}
-		cmd := exec.CommandContext(ctx, "hyperfine", args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("hyperfine %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
-		data, err := os.ReadFile(jsonPath)
-		if err != nil {
-			return err
-		}
-		res, err := parseHyperfine(data)
-		if err != nil {
-			return err
-		}
-		for _, r := range res {
-			times[r.Command] = append(times[r.Command], r.Times...)
-		}
-	}
-	for _, c := range commands {
-		if len(times[c.name]) == 0 {
-			return fmt.Errorf("hyperfine: no times for %s", c.name)
-		}
-	}
 	token := interquartile(times["authc token"])
 	runs := fmt.Sprintf("%d runs in %d rounds, hyperfine through sh", len(times["authc token"]), rounds)
 	b.add("6", "`authc token`, cached token, whole process, in the rounds of the helpers ("+runs+")", token.format(timeUnit))

@@ -111,46 +111,16 @@ func (b *bench) startup(ctx context.Context) error {
 	// hyperfine runs one command's runs after the other's: a change in
 	// the machine's load would fall on one command only. Rounds, each in
 	// another order, spread it over all of them.
-	commands := []struct{ name, line string }{
+	commands := []timedCommand{
 		{"authc token", authc + " token"},
 		{"authc help", authc + " help"},
 		{"static print floor", hello},
 		{"raw socket floor", raw + " " + rawSock},
 	}
 	rounds := b.plan.hyperfineRounds
-	times := map[string][]float64{}
-	cpu := map[string]float64{} // mean user+sys seconds per run, summed over rounds
-	for round := range rounds {
-		jsonPath := filepath.Join(b.work, fmt.Sprintf("hyperfine-%d.json", round+1))
-		args := []string{"-N", "--style", "basic",
-			"--warmup", strconv.Itoa(b.plan.hyperfineWarmup / rounds), "--runs", strconv.Itoa(b.plan.hyperfineRuns / rounds),
-			"--export-json", jsonPath}
-		for i := range commands {
-			c := commands[(i+round)%len(commands)]
-			args = append(args, "-n", c.name, c.line)
-		}
-		cmd := exec.CommandContext(ctx, "hyperfine", args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("hyperfine %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
-		data, err := os.ReadFile(jsonPath)
-		if err != nil {
-			return err
-		}
-		res, err := parseHyperfine(data)
-		if err != nil {
-			return err
-		}
-		for _, r := range res {
-			times[r.Command] = append(times[r.Command], r.Times...)
-			cpu[r.Command] += r.User + r.System
-		}
-	}
-	for _, c := range commands {
-		if len(times[c.name]) == 0 {
-			return fmt.Errorf("hyperfine: no times for %s", c.name)
-		}
+	times, cpu, err := b.hyperfineRounds(ctx, "hyperfine", true, env, commands)
+	if err != nil {
+		return err
 	}
 	res := [][]float64{times["authc token"], times["authc help"], times["static print floor"], times["raw socket floor"]}
 	tokenS, helpS, helloS, rawS := interquartile(res[0]), interquartile(res[1]), interquartile(res[2]), interquartile(res[3])
@@ -608,4 +578,54 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// timedCommand is a command line hyperfine times, under a name.
+type timedCommand struct{ name, line string }
+
+// hyperfineRounds times commands with hyperfine in b.plan's rounds, each
+// round in another order, so that a change in the machine's load falls on
+// all of them (hyperfine runs one command's runs after another's). direct
+// runs them without a shell (-N); else through sh, whose start hyperfine
+// subtracts. It returns every run's seconds and the mean user+sys seconds
+// per run summed over the rounds, by name.
+func (b *bench) hyperfineRounds(ctx context.Context, tag string, direct bool, env []string, commands []timedCommand) (times map[string][]float64, cpu map[string]float64, err error) {
+	rounds := b.plan.hyperfineRounds
+	times, cpu = map[string][]float64{}, map[string]float64{}
+	for round := range rounds {
+		jsonPath := filepath.Join(b.work, fmt.Sprintf("%s-%d.json", tag, round+1))
+		args := []string{"--style", "basic",
+			"--warmup", strconv.Itoa(b.plan.hyperfineWarmup / rounds), "--runs", strconv.Itoa(b.plan.hyperfineRuns / rounds),
+			"--export-json", jsonPath}
+		if direct {
+			args = append(args, "-N")
+		}
+		for i := range commands {
+			c := commands[(i+round)%len(commands)]
+			args = append(args, "-n", c.name, c.line)
+		}
+		cmd := exec.CommandContext(ctx, "hyperfine", args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, nil, fmt.Errorf("hyperfine %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		data, err := os.ReadFile(jsonPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		res, err := parseHyperfine(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range res {
+			times[r.Command] = append(times[r.Command], r.Times...)
+			cpu[r.Command] += r.User + r.System
+		}
+	}
+	for _, c := range commands {
+		if len(times[c.name]) == 0 {
+			return nil, nil, fmt.Errorf("hyperfine: no times for %s", c.name)
+		}
+	}
+	return times, cpu, nil
 }
