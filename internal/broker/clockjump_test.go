@@ -118,3 +118,57 @@ func TestUnansweredRefreshNotReplayed(t *testing.T) {
 		t.Errorf("token after a new login: %v", err)
 	}
 }
+
+// A refresh token the session gave up on (the provider refused it, or
+// did not answer a refresh that may have rotated it) is dropped from the
+// keyring too, not only from memory: authd restarted, or replaced by an
+// upgrade, must not send it again. The new daemon says the session needs
+// a login, as the old one did.
+func TestDeadRefreshTokenForgottenAcrossRestart(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		kill func(*daemontest.Daemon, *idptest.FaultProxy)
+		want error // what the token request that finds it dead gets
+	}{
+		{"answer lost", func(_ *daemontest.Daemon, p *idptest.FaultProxy) { p.Set(idptest.Fault{LoseAnswer: true}) }, client.ErrProviderUnavailable},
+		{"refused", func(d *daemontest.Daemon, _ *idptest.FaultProxy) { d.IdP.RevokeAllRefreshTokens() }, client.ErrLoginRequired},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, proxy := daemontest.NewProxied(t, idptest.Options{AccessTokenLifetime: 5 * time.Minute})
+			ctx := daemontest.Context(t)
+			c := d.Client()
+			d.Login(ctx, c)
+			tt.kill(d, proxy)
+			d.Clock.Sleep(time.Hour)
+			if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, tt.want) {
+				t.Fatalf("the refresh that finds the token dead: %v; want %v", err, tt.want)
+			}
+			proxy.Set(idptest.Fault{})
+			if rt := d.RefreshToken(ctx); rt != "" {
+				t.Errorf("the keyring still holds the dead refresh token")
+			}
+			d.Restart()
+			before := proxy.Count(daemontest.TokenPath)
+			c = d.Client()
+			if _, err := c.Token(ctx, client.TokenOptions{}); !errors.Is(err, client.ErrLoginRequired) {
+				t.Errorf("token after the restart: %v; want a login required", err)
+			}
+			if n := proxy.Count(daemontest.TokenPath) - before; n != 0 {
+				t.Errorf("the restarted daemon sent %d token requests: the dead refresh token went out again", n)
+			}
+			st := profileStatus(t, c)
+			if st.State != "needs_login" || !strings.Contains(st.LastError, "log in again") {
+				t.Errorf("status after the restart: %s, %q; want needs_login saying why", st.State, st.LastError)
+			}
+			d.Login(ctx, c)
+			if _, err := c.Token(ctx, client.TokenOptions{}); err != nil {
+				t.Errorf("token after a new login: %v", err)
+			}
+			if st := profileStatus(t, c); st.State != "valid" || st.LastError != "" {
+				t.Errorf("status after the login: %s, %q", st.State, st.LastError)
+			}
+		})
+	}
+}

@@ -349,6 +349,11 @@ func (s *Session) load(ctx context.Context) error {
 		if !s.loaded {
 			s.loaded, s.rec = true, rec
 			s.lastErr = damaged
+			if rec != nil && rec.NeedsLogin {
+				s.needsLogin = true
+				s.lastErr = fmt.Errorf("profile %s: %w: an earlier run of authd gave up the refresh token after a refresh failed; log in again",
+					s.profile.Name, ErrLoginRequired)
+			}
 			s.scheduleLocked()
 		}
 		s.mu.Unlock()
@@ -412,18 +417,17 @@ func (s *Session) doRefresh(seen *store.Record) error {
 	if err != nil {
 		err = fmt.Errorf("refresh %s: %w", s.profile.Name, err)
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		if s.rec != rec {
 			// A login replaced the record this refresh redeemed while it
 			// ran: its failure says nothing of the new grant, and must
 			// not mark it as needing a login.
+			s.mu.Unlock()
 			return err
 		}
 		s.lastErr = err
-		if errors.Is(err, flow.ErrInvalidGrant) {
-			s.markNeedsLoginLocked()
-		} else if s.unansweredLocked(err) {
-			s.markNeedsLoginLocked()
+		var dead *store.Record
+		if errors.Is(err, flow.ErrInvalidGrant) || s.unansweredLocked(err) {
+			dead = s.markNeedsLoginLocked()
 		} else {
 			s.failures++
 			s.retryAfter = 0
@@ -432,6 +436,8 @@ func (s *Session) doRefresh(seen *store.Record) error {
 			}
 			s.scheduleLocked()
 		}
+		s.mu.Unlock()
+		s.forget(dead)
 		return err
 	}
 	next := s.recordOf(tok, rec)
@@ -490,18 +496,46 @@ func (s *Session) commit(ctx context.Context, rec *store.Record, refreshed bool)
 	return err
 }
 
-func (s *Session) markNeedsLoginLocked() {
+// markNeedsLoginLocked gives up the session's refresh token: the provider
+// refused it, or may have rotated it without answering. It returns the
+// record without it, which the caller, holding redeem, passes to
+// [Session.forget] once s.mu is released.
+func (s *Session) markNeedsLoginLocked() *store.Record {
 	s.needsLogin = true
 	s.minted = nil
 	if s.timer != nil {
 		s.timer.Stop()
 	}
 	s.nextRefresh = time.Time{}
-	if s.rec != nil {
-		// The refresh token is dead; keep the access token while it lasts.
-		rec := *s.rec
-		rec.RefreshToken = ""
-		s.rec = &rec
+	if s.rec == nil {
+		return nil
+	}
+	// The refresh token is dead; keep the access token while it lasts.
+	rec := *s.rec
+	rec.RefreshToken, rec.NeedsLogin = "", true
+	s.rec = &rec
+	return &rec
+}
+
+// forget writes dead, the record markNeedsLoginLocked left, to the keyring
+// in place of the one that holds the refresh token given up: a daemon
+// started later (a restart, 'authd run --replace') must not send that
+// token again, and says that the session needs a login. The caller holds
+// redeem, so no login or logout writes in between; a record that a login
+// has replaced meanwhile is not written.
+func (s *Session) forget(dead *store.Record) {
+	if dead == nil {
+		return
+	}
+	s.mu.Lock()
+	current := s.rec == dead
+	s.mu.Unlock()
+	if !current {
+		return
+	}
+	if err := s.store.Put(s.bg, storeKey(s.profile.Name), dead); err != nil {
+		s.log.Error("could not drop the given-up refresh token from the keyring: an authd started later may send it again",
+			"profile", s.profile.Name, "err", err)
 	}
 }
 
@@ -817,10 +851,12 @@ func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest,
 		if err != nil {
 			err = fmt.Errorf("mint token for %s: %w", s.profile.Name, err)
 			s.mu.Lock()
+			var dead *store.Record
 			if s.rec == rec && s.unansweredLocked(err) {
-				s.markNeedsLoginLocked()
+				dead = s.markNeedsLoginLocked()
 			}
 			s.mu.Unlock()
+			s.forget(dead)
 			return nil, err
 		}
 		if tok.RefreshToken != rec.RefreshToken {

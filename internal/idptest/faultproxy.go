@@ -19,6 +19,9 @@ type Fault struct {
 	Status     int    // answer this status (503, 429, ...) instead of forwarding
 	RetryAfter string // with Status: the Retry-After header
 	Hang       bool   // never answer: hold the request until the client gives up
+	// Forward, with Hang: the provider gets the request and does its work
+	// (rotates a refresh token, redeems a code) before the answer is held.
+	Forward bool
 	Reset      bool   // close the connection without answering
 	// LoseAnswer forwards the request, then closes the connection instead
 	// of answering: the provider did the work (rotated a refresh token),
@@ -67,6 +70,9 @@ func StartFaultProxy(target string) (*FaultProxy, error) {
 		f := p.faultFor(r)
 		switch {
 		case f.Hang:
+			if f.Forward {
+				rp.ServeHTTP(httptest.NewRecorder(), r)
+			}
 			// Reading the body lets the server notice the client leaving.
 			_, _ = io.Copy(io.Discard, r.Body)
 			select {

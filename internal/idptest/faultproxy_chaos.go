@@ -16,6 +16,9 @@ func (p *FaultProxy) DropConnections() {
 
 // Chaos fails a share of the requests, each drawn at random: FailRate of
 // them are answered Status (503 when 0), HangRate are never answered.
+// Half the requests left unanswered reach the provider first (see
+// [Fault].Forward): a client that sent one of those refresh tokens again
+// would be seen redeeming it twice.
 // OnInject, when set, is called with each fault injected, as the request
 // meets it.
 type Chaos struct {
@@ -53,7 +56,7 @@ func (p *FaultProxy) chaosFault() (Fault, bool) {
 	switch x := rand.Float64(); {
 	case x < c.HangRate:
 		p.injects.Hung++
-		return Fault{Hang: true}, true
+		return Fault{Hang: true, Forward: x < c.HangRate/2}, true
 	case x < c.HangRate+c.FailRate:
 		p.injects.Failed++
 		status := c.Status

@@ -32,6 +32,10 @@ type Record struct {
 	IssuedAt     time.Time `json:"issued_at,omitempty"`  // when the access token was issued
 	RefreshAt    time.Time `json:"refresh_at,omitempty"` // the provider's hint of when to refresh, if any
 	UpdatedAt    time.Time `json:"updated_at"`
+	// NeedsLogin: the broker gave up the session's refresh token (the
+	// provider refused it, or may have rotated it without answering) and
+	// dropped it from this record; a login is needed.
+	NeedsLogin bool `json:"needs_login,omitempty"`
 }
 
 // String describes r with every token replaced by "<redacted>" (or left
@@ -74,6 +78,7 @@ func (r Record) String() string {
 	field("IssuedAt", timeString(r.IssuedAt))
 	field("RefreshAt", timeString(r.RefreshAt))
 	field("UpdatedAt", timeString(r.UpdatedAt))
+	field("NeedsLogin", strconv.FormatBool(r.NeedsLogin))
 	b.WriteString("}")
 	return b.String()
 }

@@ -11,7 +11,8 @@
 // One test OpenID provider (internal/idptest, refresh tokens rotated on
 // every use, a reused one revoking the grant) serves every profile; each
 // profile's token endpoint is behind a fault proxy of its own that fails
-// 5% of the requests (503) and leaves 1% unanswered (idptest.Chaos).
+// 5% of the requests (503) and leaves 1% unanswered, half of those after
+// the provider redeemed them (idptest.Chaos).
 // The daemon is the real authd binary, a process of its own on a Unix
 // socket, with a file keyring. Once every profile is logged in:
 //
@@ -166,7 +167,7 @@ func run(o options) (bool, error) {
 	}
 	defer c.Close()
 	for _, p := range s.profiles {
-		if err := login(ctx, c, p); err != nil {
+		if err := login(c, p); err != nil {
 			return false, fmt.Errorf("first login of %s: %w", p.name, err)
 		}
 	}
@@ -224,8 +225,8 @@ func (s *soak) writeConfig(extra bool) error {
 	fmt.Fprintf(&b, "default_profile = %q\n\n[keyring]\nbackend = \"file\"\nfile_dir = %q\npassphrase_file = %q\n",
 		s.profiles[0].name, filepath.Join(s.dir, "keyring"), pass)
 	profile := func(name, tokenEndpoint string) {
-		fmt.Fprintf(&b, "\n[profiles.%s]\nissuer = %q\nclient_id = %q\ntoken_endpoint = %q\ntimeout = \"2s\"\nlogin_timeout = \"30s\"\n",
-			name, s.idp.Issuer(), idptest.PublicClientID, tokenEndpoint)
+		fmt.Fprintf(&b, "\n[profiles.%s]\nissuer = %q\nclient_id = %q\ntoken_endpoint = %q\ntimeout = \"2s\"\nlogin_timeout = %q\n",
+			name, s.idp.Issuer(), idptest.PublicClientID, tokenEndpoint, loginTimeout.String())
 	}
 	for i, p := range s.profiles {
 		profile(p.name, s.proxies[i].URL()+"/oauth/token")
@@ -284,7 +285,7 @@ func (s *soak) startActors(ctx context.Context, wg *sync.WaitGroup, c *client.Cl
 			for _, p := range s.profiles {
 				if p.name == ps.Name && (ps.State == "needs_login" || ps.State == "logged_out") && !p.inLogout() {
 					t0 := time.Now()
-					s.logins.record(p, login(ctx, c, p), t0, s.replaceWindow)
+					s.logins.record(p, login(c, p), t0, s.replaceWindow)
 				}
 			}
 		}
@@ -299,7 +300,7 @@ func (s *soak) startActors(ctx context.Context, wg *sync.WaitGroup, c *client.Cl
 		s.logouts.record(p, err, t0, s.replaceWindow)
 		for ctx.Err() == nil {
 			t0 := time.Now()
-			err := login(ctx, c, p)
+			err := login(c, p)
 			s.logins.record(p, err, t0, s.replaceWindow)
 			if err == nil {
 				break

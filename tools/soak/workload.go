@@ -139,7 +139,9 @@ func (t *tally) record(p *profile, err error, start time.Time, replace func() [2
 	if c == unexpected {
 		t.mu.Lock()
 		if len(t.examples) < 5 {
-			t.examples = append(t.examples, fmt.Sprintf("%s: %v", p.name, err))
+			// The times match the lines of authd's log the report shows.
+			t.examples = append(t.examples, fmt.Sprintf("%s, from %s to %s: %v",
+				p.name, start.UTC().Format("15:04:05.000"), time.Now().UTC().Format("15:04:05.000"), err))
 		}
 		t.mu.Unlock()
 	}
@@ -154,9 +156,12 @@ func (t *tally) failedTotal() int64 {
 }
 
 // login logs p in through the API, filling the provider's login form over
-// plain HTTP as a user would in the browser.
-func login(ctx context.Context, c *client.Client, p *profile) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// plain HTTP as a user would in the browser. It runs on a context of its
+// own, not on the load's: a login that starts just before the load ends
+// runs to its end (the actors are waited for), rather than failing with
+// the load's deadline as if the daemon had been too slow.
+func login(c *client.Client, p *profile) error {
+	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
 	defer cancel()
 	var formErr error
 	fresh := false
@@ -175,11 +180,20 @@ func login(ctx context.Context, c *client.Client, p *profile) error {
 	if err == nil && fresh {
 		p.loggedIn(time.Now())
 	}
+	if err != nil && formErr != nil {
+		// The call's error decides the cause (it is the first in the
+		// chain); the form's says what the browser saw.
+		return fmt.Errorf("%w (the login form: %v)", err, formErr)
+	}
 	if err != nil {
-		return err // the form's error, if any, is the provider's answer to a fault
+		return err
 	}
 	return formErr
 }
+
+// loginTimeout bounds one login, the form included; the profiles' own
+// login_timeout (writeConfig) is the same.
+const loginTimeout = 30 * time.Second
 
 // every runs f every interval until ctx ends.
 func every(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, f func()) {
@@ -191,6 +205,9 @@ func every(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, f fu
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if ctx.Err() != nil {
+					return // both were ready: the load is over
+				}
 				f()
 			}
 		}
