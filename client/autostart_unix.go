@@ -60,6 +60,7 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 // stderr appended to logPath. exited closes if it ends while this process
 // runs.
 func spawn(exe, path, logPath string) (exited <-chan struct{}, err error) {
+	rotateLog(logPath)
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, err
@@ -86,6 +87,21 @@ func spawn(exe, path, logPath string) (exited <-chan struct{}, err error) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	return done, nil
+}
+
+// maxLog is the size above which the autostarted daemon's log is moved
+// aside (to authd.log.1, replacing the one before) when a daemon is next
+// started: two logs of this size at most are kept.
+const maxLog = 8 << 20
+
+// rotateLog moves the log at path aside when it has grown past maxLog. The
+// caller holds the spawn lock, so no other authc rotates it at once; a
+// daemon still writing to the old file (it is being replaced) goes on
+// writing there.
+func rotateLog(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > maxLog {
+		_ = os.Rename(path, path+".1")
+	}
 }
 
 // closeInheritedOnExec marks every descriptor above stderr close-on-exec.

@@ -187,6 +187,32 @@ func TestAutostartOff(t *testing.T) {
 	}
 }
 
+// TestAutostartRotatesLog: a log grown past 8 MiB is moved aside to
+// authd.log.1 when authc next starts a daemon, which logs to a new one:
+// an autostarted daemon's log does not grow without bound across starts.
+func TestAutostartRotatesLog(t *testing.T) {
+	t.Parallel()
+	a := newAutostartEnv(t, "")
+	if err := os.MkdirAll(filepath.Dir(a.log), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := append([]byte("the old log\n"), make([]byte, 8<<20)...)
+	if err := os.WriteFile(a.log, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.authc("token", "-p", "svc", "--no-login"); r.code != 0 {
+		t.Fatalf("authc token: %s", r)
+	}
+	if got, err := os.ReadFile(a.log + ".1"); err != nil || len(got) != len(old) {
+		t.Errorf("authd.log.1: %d bytes, %v; want the old log, %d bytes", len(got), err, len(old))
+	}
+	if fi, err := os.Stat(a.log); err != nil {
+		t.Errorf("no authd.log after the start: %v", err)
+	} else if fi.Size() > 1<<20 {
+		t.Errorf("authd.log after the start: %d bytes; want a new, small log", fi.Size())
+	}
+}
+
 // TestAutostartBadConfig: a daemon started on a config with problems
 // serves anyway, and the call gets the problems at their lines (exit 6),
 // as from a daemon that was running.
