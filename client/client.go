@@ -490,7 +490,8 @@ func (c *Client) setCredential(ctx context.Context, req *wire.SetCredentialReque
 }
 
 // Status describes the daemon (Version, Build, StartedBy, ConfigPath,
-// KeyringBackend, DefaultProfile, PID, ReloadError) and its Profiles.
+// KeyringBackend, DefaultProfile, PID, ReloadError, Goroutines) and its
+// Profiles.
 type Status = wire.StatusResponse
 
 // ProfileStatus is one profile of a [Status]: its State (logged_out,

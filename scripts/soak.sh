@@ -6,7 +6,7 @@
 # 'authd run --replace' half-way (tools/soak). It prints the calls made,
 # those failed (by injected faults, by the soak's own logouts, and
 # otherwise: must be 0), the provider's requests per refresh (must be 1)
-# and the daemon's threads, open fds and RSS at the start and end of its
+# and the daemon's goroutines, threads, open fds and RSS at the start and end of its
 # run (must be flat), and exits 1 when a check fails.
 #
 # Usage: scripts/soak.sh [--race] [--keep] [DURATION]

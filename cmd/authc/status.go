@@ -132,8 +132,9 @@ func statusJSON(st *client.Status) any {
 		KeyringBackend string    `json:"keyring_backend,omitempty"`
 		DefaultProfile string    `json:"default_profile,omitempty"`
 		ReloadError    string    `json:"reload_error,omitempty"`
+		Goroutines     int32     `json:"goroutines,omitempty"`
 		Profiles       []profile `json:"profiles"`
-	}{st.Version, st.Build, st.StartedBy, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, st.ReloadError, []profile{}}
+	}{st.Version, st.Build, st.StartedBy, st.PID, st.ConfigPath, st.KeyringBackend, st.DefaultProfile, st.ReloadError, st.Goroutines, []profile{}}
 	for _, p := range st.Profiles {
 		out.Profiles = append(out.Profiles, profile{p.Name, p.Issuer, p.State, source(p), p.Flow, p.Account,
 			timePtr(p.Expiry), timePtr(p.LastRefresh), timePtr(p.NextRefresh), p.Failures, p.LastError, p.HasRefreshToken})

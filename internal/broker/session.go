@@ -418,9 +418,10 @@ func (s *Session) doRefresh(seen *store.Record) error {
 		err = fmt.Errorf("refresh %s: %w", s.profile.Name, err)
 		s.mu.Lock()
 		if s.rec != rec {
-			// A login replaced the record this refresh redeemed while it
-			// ran: its failure says nothing of the new grant, and must
-			// not mark it as needing a login.
+			// Not reached while every writer of s.rec (commit, Logout,
+			// forget) holds redeem, as this refresh does: a guard, so that
+			// a writer added without it cannot have a failure of the old
+			// grant mark the new one as needing a login.
 			s.mu.Unlock()
 			return err
 		}

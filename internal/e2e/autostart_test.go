@@ -150,11 +150,15 @@ func TestAutostartOnce(t *testing.T) {
 	}
 	r := a.authc("status", "--json")
 	var st struct {
-		StartedBy string `json:"started_by"`
-		PID       int    `json:"pid"`
+		StartedBy  string `json:"started_by"`
+		PID        int    `json:"pid"`
+		Goroutines int    `json:"goroutines"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil || st.StartedBy != "autostart" || st.PID != pid {
 		t.Errorf("authc status --json: started_by %q pid %d (%v), want autostart and %d: %s", st.StartedBy, st.PID, err, pid, r)
+	}
+	if st.Goroutines <= 0 {
+		t.Errorf("authc status --json: goroutines %d, want the daemon's count", st.Goroutines)
 	}
 	if r := a.authc("status"); !strings.Contains(r.stdout, "started by authc") {
 		t.Errorf("authc status does not say the daemon was started by authc:\n%s", r.stdout)

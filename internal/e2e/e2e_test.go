@@ -185,6 +185,27 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// waitFor waits, 10 s at most, until the output holds every one of what,
+// and reports whether it does: a process's output reaches the buffer
+// through a pipe, after whatever the process did before writing it.
+func (b *syncBuffer) waitFor(what ...string) bool {
+	deadline := time.After(10 * time.Second)
+	for {
+		out, all := b.String(), true
+		for _, w := range what {
+			all = all && strings.Contains(out, w)
+		}
+		if all {
+			return true
+		}
+		select {
+		case <-b.changed:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 // newEnv writes a config with one profile "work" on a fresh provider, and
 // starts authd on it.
 func newEnv(t *testing.T) *env {

@@ -270,7 +270,7 @@ func TestOIDCTokenOtherUser(t *testing.T) {
 	if exit := (*exec.ExitError)(nil); !errors.As(err, &exit) || stdout.Len() != 0 {
 		t.Errorf("oidc-token as nobody: %v, %d bytes on stdout; want a failure and no token\nstderr:\n%s", err, stdout.Len(), &stderr)
 	}
-	if logs := e.daemon.logs.String(); !strings.Contains(logs, "closed connections from another user") || !strings.Contains(logs, "uid=65534") {
+	if !e.daemon.logs.waitFor("closed connections from another user", "uid=65534") {
 		t.Errorf("the daemon logged no refused connection of uid 65534")
 	}
 	e.wantToken(e.token(), "work")

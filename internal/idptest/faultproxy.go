@@ -22,7 +22,7 @@ type Fault struct {
 	// Forward, with Hang: the provider gets the request and does its work
 	// (rotates a refresh token, redeems a code) before the answer is held.
 	Forward bool
-	Reset      bool   // close the connection without answering
+	Reset   bool // close the connection without answering
 	// LoseAnswer forwards the request, then closes the connection instead
 	// of answering: the provider did the work (rotated a refresh token),
 	// and its answer never reaches the client.

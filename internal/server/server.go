@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"time"
 
 	"google.golang.org/grpc"
@@ -277,7 +278,7 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 	}
 	resp := &pb.StatusResponse{
 		Version: info.Version, Build: info.Build, StartedBy: info.StartedBy, ConfigPath: info.ConfigPath, Pid: int32(os.Getpid()),
-		DefaultProfile: info.DefaultProfile, KeyringBackend: info.KeyringBackend,
+		DefaultProfile: info.DefaultProfile, KeyringBackend: info.KeyringBackend, Goroutines: int32(runtime.NumGoroutine()),
 	}
 	if info.ReloadError != nil {
 		resp.ReloadError = info.ReloadError.Error()

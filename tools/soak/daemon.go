@@ -91,19 +91,32 @@ func (d *daemon) stop() {
 	}
 }
 
-// usage is what a daemon holds at one moment: its threads (the daemon's
-// goroutines are not visible from outside without exposing them), open
-// file descriptors and resident memory.
+// usage is what a daemon holds at one moment: its goroutines (from
+// Status; -1 when it did not answer), threads, open file descriptors and
+// resident memory.
 type usage struct {
-	at      time.Time
-	pid     int
-	threads int
-	fds     int
-	rss     int64 // bytes
+	at         time.Time
+	pid        int
+	goroutines int
+	threads    int
+	fds        int
+	rss        int64 // bytes
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("%d threads, %d fds, %.1f MiB RSS", u.threads, u.fds, float64(u.rss)/(1<<20))
+	return fmt.Sprintf("%d goroutines, %d threads, %d fds, %.1f MiB RSS", u.goroutines, u.threads, u.fds, float64(u.rss)/(1<<20))
+}
+
+// goroutines asks the daemon that serves now for its goroutines, through
+// c, and says which daemon answered.
+func goroutines(c *client.Client) (n, pid int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return -1, 0, err
+	}
+	return int(st.Goroutines), int(st.PID), nil
 }
 
 // sample reads pid's usage from /proc.
@@ -138,8 +151,10 @@ func sample(pid int) (usage, error) {
 	return u, nil
 }
 
-// sampler samples the daemon serving now every interval.
+// sampler samples the daemon serving now every interval; c, its own
+// client, asks for the goroutines.
 type sampler struct {
+	c       *client.Client
 	mu      sync.Mutex
 	pid     int
 	samples []usage
@@ -156,6 +171,10 @@ func (s *sampler) take() {
 	pid := s.pid
 	s.mu.Unlock()
 	if u, err := sample(pid); err == nil {
+		u.goroutines = -1
+		if n, answered, err := goroutines(s.c); err == nil && answered == pid {
+			u.goroutines = n
+		}
 		s.mu.Lock()
 		s.samples = append(s.samples, u)
 		s.mu.Unlock()

@@ -38,13 +38,16 @@
 // SHUTTING_DOWN, as documented), and anything else, which must be 0.
 // Provider requests per refresh: the refresh requests that reached the
 // provider over the distinct refresh tokens they carried, which must be 1
-// (no refresh token is ever redeemed twice). The daemon's threads, open
-// file descriptors and RSS (from /proc; its goroutines are not visible
-// from outside) at the start and end of each daemon's run, after a
-// warm-up: flat means at most 8 more threads, 10% (and 32) more fds, and
-// 25% (and 16 MiB) more RSS; with --race, RSS is not judged (the race
-// detector's memory grows with every goroutine and allocation). The daemons must exit 0 (a race detector
-// report makes it 66). The exit status is 1 when a check fails.
+// (no refresh token is ever redeemed twice). The daemon's goroutines (from
+// Status), threads, open file descriptors and RSS (from /proc) at the
+// start and end of each daemon's run, after a warm-up: flat means at most
+// 8 more threads, 10% (and 32) more fds, and 25% (and 16 MiB) more RSS;
+// with --race, RSS is not judged (the race detector's memory grows with
+// every goroutine and allocation). Goroutines under load go with the calls
+// in flight, so they are judged idle: once the clients have left, the last
+// daemon must come back to at most 20 more than the first had before the
+// load. The daemons must exit 0 (a race detector report makes it 66). The
+// exit status is 1 when a check fails.
 package main
 
 import (
@@ -176,9 +179,16 @@ func run(o options) (bool, error) {
 	}
 	log.Printf("%d clients over %d profiles for %s; authd pid %d; files in %s", o.clients, o.profiles, o.duration, d.pid(), s.dir)
 
+	// The goroutines of a daemon with every profile logged in and no
+	// load: the load's clients leave, and the last daemon must come back
+	// to about as many (idleAfter).
+	idleBefore, _, err := goroutines(c)
+	if err != nil {
+		return false, fmt.Errorf("status: %w", err)
+	}
 	start := time.Now()
 	warmup := min(20*time.Second, o.duration/6)
-	smp := &sampler{}
+	smp := &sampler{c: c}
 	smp.watch(d.pid())
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.duration)
 	defer stopLoad()
@@ -201,17 +211,44 @@ func run(o options) (bool, error) {
 	smp.take()
 	wg.Wait()
 	elapsed := time.Since(start)
+	idle := s.idleAfter(c, idleBefore)
 
 	// The daemons' exits: the old one's is known; stop the new one.
 	last := s.current.Load()
 	last.stop()
-	ok := s.report(start, elapsed, warmup, d, next, smp, replaceErr)
+	ok := s.report(start, elapsed, warmup, d, next, smp, replaceErr, idle)
 	if !ok || o.work != "" {
 		log.Printf("files kept in %s", s.dir)
 	} else {
 		os.RemoveAll(s.dir)
 	}
 	return ok, nil
+}
+
+// idle is the goroutines of the last daemon once the load's clients have
+// left, against those of the first before the load.
+type idle struct {
+	before, after int
+	err           error
+}
+
+// moreGoroutines is how many more goroutines than before the load a daemon
+// may keep once the load has left: the sampler's and the actors' clients
+// may hold a connection more (a few goroutines each).
+const moreGoroutines = 20
+
+// idleAfter waits (10 s at most) for the daemon serving now to come back
+// to about the goroutines it had before the load, the clients having
+// closed their connections, and returns the last count it read.
+func (s *soak) idleAfter(c *client.Client, before int) idle {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _, err := goroutines(c)
+		if err == nil && n <= before+moreGoroutines || time.Now().After(deadline) {
+			return idle{before, n, err}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // writeConfig writes the config, with an extra profile no client uses

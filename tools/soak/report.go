@@ -36,7 +36,7 @@ func verdict(ok bool) string {
 }
 
 // report prints what the run measured and says whether every check passed.
-func (s *soak) report(start time.Time, elapsed, warmup time.Duration, first, next *daemon, smp *sampler, replaceErr error) bool {
+func (s *soak) report(start time.Time, elapsed, warmup time.Duration, first, next *daemon, smp *sampler, replaceErr error, idle idle) bool {
 	ok := true
 	check := func(pass bool) string {
 		ok = ok && pass
@@ -97,7 +97,7 @@ func (s *soak) report(start time.Time, elapsed, warmup time.Duration, first, nex
 		}
 	}
 
-	fmt.Printf("\ndaemon usage (threads, open fds, RSS) from the end of its warm-up (%s) to the end of its run; flat: at most +%d threads, +%.0f%% fds, +%.0f%% RSS\n",
+	fmt.Printf("\ndaemon usage (goroutines, threads, open fds, RSS) from the end of its warm-up (%s) to the end of its run; flat: at most +%d threads, +%.0f%% fds, +%.0f%% RSS\n",
 		warmup.Round(time.Second), moreThreads, 100*moreFDsShare, 100*moreRSSShare)
 	if s.o.race {
 		fmt.Printf("  (authd is built with the race detector: RSS is reported, not judged)\n")
@@ -118,6 +118,13 @@ func (s *soak) report(start time.Time, elapsed, warmup time.Duration, first, nex
 		}
 		fmt.Printf("  pid %d: start (+%s) %s\n", d.pid(), a.at.Sub(start).Round(time.Second), a)
 		fmt.Printf("  pid %d: end   (+%s) %s  %s\n", d.pid(), b.at.Sub(start).Round(time.Second), b, check(flat(a, b, !s.o.race)))
+	}
+
+	if idle.err != nil {
+		fmt.Printf("  goroutines once the load left: no answer: %v  %s\n", idle.err, check(false))
+	} else {
+		fmt.Printf("  goroutines with no load: %d before it, %d once its clients left (at most +%d)  %s\n",
+			idle.before, idle.after, moreGoroutines, check(idle.after <= idle.before+moreGoroutines))
 	}
 
 	fmt.Println()

@@ -105,6 +105,7 @@ func statusResponseToPB(r *wire.StatusResponse) *pb.StatusResponse {
 		ReloadError:    r.ReloadError,
 		Build:          r.Build,
 		StartedBy:      r.StartedBy,
+		Goroutines:     r.Goroutines,
 	}
 	for _, p := range r.Profiles {
 		m.Profiles = append(m.Profiles, &pb.ProfileStatus{

@@ -259,6 +259,7 @@ type StatusResponse struct {
 	ReloadError    string // the last failed reload's problems, one a line; the old config is still served
 	Build          string // the daemon's commit, its time and Go version, as known
 	StartedBy      string // "autostart" for a daemon a client started, else ""
+	Goroutines     int32  // the daemon's goroutines now
 }
 
 // ProfileStatus is authd.v1.ProfileStatus.
@@ -303,6 +304,8 @@ func (r *StatusResponse) Unmarshal(b []byte) error {
 			r.Build = string(f.data)
 		case f.is(9, wireBytes):
 			r.StartedBy = string(f.data)
+		case f.is(10, wireVarint):
+			r.Goroutines = int32(f.v)
 		}
 		return nil
 	})

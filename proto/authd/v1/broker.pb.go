@@ -865,7 +865,10 @@ type StatusResponse struct {
 	Build string `protobuf:"bytes,8,opt,name=build,proto3" json:"build,omitempty"`
 	// Who started the daemon when it says: "autostart" for a client that
 	// found none running and started it (the client package's autostart).
-	StartedBy     string `protobuf:"bytes,9,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
+	StartedBy string `protobuf:"bytes,9,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
+	// The daemon's goroutines now, for watching it over time (a count that
+	// grows with the calls made, not with those in flight, is a leak).
+	Goroutines    int32 `protobuf:"varint,10,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -961,6 +964,13 @@ func (x *StatusResponse) GetStartedBy() string {
 		return x.StartedBy
 	}
 	return ""
+}
+
+func (x *StatusResponse) GetGoroutines() int32 {
+	if x != nil {
+		return x.Goroutines
+	}
+	return 0
 }
 
 type ProfileStatus struct {
@@ -1417,7 +1427,7 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\x03all\x18\x02 \x01(\bR\x03all\",\n" +
 	"\x0eLogoutResponse\x12\x1a\n" +
 	"\bprofiles\x18\x01 \x03(\tR\bprofiles\"\x0f\n" +
-	"\rStatusRequest\"\xbc\x02\n" +
+	"\rStatusRequest\"\xdc\x02\n" +
 	"\x0eStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1f\n" +
 	"\vconfig_path\x18\x02 \x01(\tR\n" +
@@ -1429,7 +1439,11 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\freload_error\x18\a \x01(\tR\vreloadError\x12\x14\n" +
 	"\x05build\x18\b \x01(\tR\x05build\x12\x1d\n" +
 	"\n" +
-	"started_by\x18\t \x01(\tR\tstartedBy\"\xb0\x03\n" +
+	"started_by\x18\t \x01(\tR\tstartedBy\x12\x1e\n" +
+	"\n" +
+	"goroutines\x18\n" +
+	" \x01(\x05R\n" +
+	"goroutines\"\xb0\x03\n" +
 	"\rProfileStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x14\n" +
