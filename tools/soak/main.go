@@ -182,13 +182,20 @@ func run(o options) (bool, error) {
 	// The goroutines of a daemon with every profile logged in and no
 	// load: the load's clients leave, and the last daemon must come back
 	// to about as many (idleAfter).
-	idleBefore, _, err := goroutines(c)
+	// probe asks for them one call at a time, on one connection; the
+	// actors' client c is closed before the count after.
+	probe, err := client.New(client.WithSocket(s.sock))
+	if err != nil {
+		return false, err
+	}
+	defer probe.Close()
+	idleBefore, _, err := goroutines(probe)
 	if err != nil {
 		return false, fmt.Errorf("status: %w", err)
 	}
 	start := time.Now()
 	warmup := min(20*time.Second, o.duration/6)
-	smp := &sampler{c: c}
+	smp := &sampler{c: probe}
 	smp.watch(d.pid())
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.duration)
 	defer stopLoad()
@@ -211,7 +218,8 @@ func run(o options) (bool, error) {
 	smp.take()
 	wg.Wait()
 	elapsed := time.Since(start)
-	idle := s.idleAfter(c, idleBefore)
+	c.Close()
+	idle := s.idleAfter(probe, idleBefore)
 
 	// The daemons' exits: the old one's is known; stop the new one.
 	last := s.current.Load()
@@ -233,8 +241,8 @@ type idle struct {
 }
 
 // moreGoroutines is how many more goroutines than before the load a daemon
-// may keep once the load has left: the sampler's and the actors' clients
-// may hold a connection more (a few goroutines each).
+// may keep once the load has left. The probe's connection is there both
+// times; the actors' client, closed by then, had one connection before.
 const moreGoroutines = 20
 
 // idleAfter waits (10 s at most) for the daemon serving now to come back
