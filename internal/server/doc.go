@@ -11,9 +11,12 @@
 // 'authd run --replace' has taken over), drains the broker (the logins in
 // flight end, and their clients hear that authd is shutting down:
 // SHUTTING_DOWN), and gives the calls in flight
-// [Limits.DrainTimeout] to be answered. A connection that stays idle after
-// its calls (a lean client reads only during a call, and so never answers
-// the server's GOAWAY ping) keeps the server waiting until that timeout.
+// [Limits.DrainTimeout] to be answered. Once no call has been in flight
+// for 100 ms, the connections left are closed: they are idle clients'
+// (the client package pools its connections and reads only during a call,
+// so it never answers the GOAWAY's ping that a graceful stop waits for),
+// and a request that crosses the close is sent again by the client on a
+// new connection.
 //
 // Every answer, an error included, carries the daemon's version in the
 // header api.VersionHeader: clients compare it with theirs at no cost.

@@ -132,6 +132,32 @@ func TestStopWithSilentConnection(t *testing.T) {
 	}
 }
 
+// A client that keeps an idle connection does not hold the stop until the
+// drain timeout: the client package pools its connections and reads only
+// during a call, so it never acknowledges the GOAWAY's ping that a
+// graceful stop waits for. Once no call is in flight, such connections
+// are closed; the next call of the client finds the daemon gone.
+func TestStopWithIdleClient(t *testing.T) {
+	t.Parallel()
+	d := daemontest.NewLimited(t, server.Limits{DrainTimeout: 10 * time.Minute})
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	if _, err := c.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Stop() }()
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return 30s after its context ended: it waits for the idle client's connection")
+	}
+	d.WaitLog(`msg="no call in flight; closed the idle connections left" conns=1`, 1)
+	if _, err := c.Status(ctx); !errors.Is(err, client.ErrDaemonUnreachable) {
+		t.Errorf("a call after the stop: %v, want the daemon unreachable", err)
+	}
+}
+
 // readUntilClosed reads c until the server closes it, acknowledging
 // SETTINGS and PINGs as an HTTP/2 client does when it has spoken first. It
 // returns the bytes read, or fails the test when c is still open at the

@@ -111,8 +111,8 @@ func (l *guardedListener) underCap(pc *peerConn) {
 	}
 }
 
-// closeAll closes every connection still open.
-func (l *guardedListener) closeAll() {
+// closeAll closes every connection still open, and says how many.
+func (l *guardedListener) closeAll() int {
 	l.mu.Lock()
 	conns := make([]*peerConn, 0, len(l.conns))
 	for pc := range l.conns {
@@ -122,6 +122,7 @@ func (l *guardedListener) closeAll() {
 	for _, pc := range conns {
 		pc.Close()
 	}
+	return len(conns)
 }
 
 // closedOther logs another user's connections at most once a minute.

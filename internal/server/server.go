@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -96,16 +97,21 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 	}
 	// The listener and every call check against the same uid.
 	uid := os.Getuid()
-	srv := newServer(b, lim, uid)
+	inFlight := &callCount{}
+	srv := newServer(b, lim, uid, inFlight)
 	gl := &guardedListener{Listener: ln, uid: uid, max: int64(lim.MaxConns), log: b.Logger(), conns: map[*peerConn]struct{}{}}
 	stopped := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(stopped)
-		timer := time.AfterFunc(lim.DrainTimeout, func() {
+		hardStop := func() {
 			// Stop waits for connections still in the HTTP/2 handshake,
 			// which only their close ends.
 			gl.closeAll()
 			srv.Stop()
+		}
+		timer := time.AfterFunc(lim.DrainTimeout, func() {
+			b.Logger().Warn("calls still in flight at the end of the drain; closing their connections", "timeout", lim.DrainTimeout)
+			hardStop()
 		})
 		defer timer.Stop()
 		// The connections that were waiting to be accepted are served
@@ -117,7 +123,23 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 		// The logins end first, so that their calls do not keep the
 		// server waiting for a browser.
 		b.Drain()
+		// GracefulStop ends a connection once its client has acknowledged
+		// the GOAWAY's ping; a client that reads only during its calls (the
+		// client package's pooled connections) never does, and would hold
+		// the stop for the whole DrainTimeout. Once no call has been in
+		// flight for quietPeriod, the connections left are such idle
+		// ones, and are closed; a request that crossed the close is sent
+		// again by the client on a new connection.
+		graceful := make(chan struct{})
+		go func() {
+			if inFlight.waitQuiet(quietPeriod, graceful) {
+				n := gl.closeAll()
+				srv.Stop()
+				b.Logger().Debug("no call in flight; closed the idle connections left", "conns", n)
+			}
+		}()
 		srv.GracefulStop()
+		close(graceful)
 	})
 	defer stop()
 	err := srv.Serve(gl)
@@ -129,7 +151,46 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 }
 
 // newServer returns a gRPC server with the Broker service registered.
-func newServer(b *broker.Broker, lim Limits, uid int) *grpc.Server {
+// quietPeriod is how long no call may have been in flight before a
+// stopping server closes the connections left (see ServeLimits).
+const quietPeriod = 100 * time.Millisecond
+
+// callCount counts the calls in flight, and those begun, for the stop.
+type callCount struct {
+	inFlight atomic.Int64
+	begun    atomic.Uint64
+}
+
+func (c *callCount) begin() (end func()) {
+	c.begun.Add(1)
+	c.inFlight.Add(1)
+	return func() { c.inFlight.Add(-1) }
+}
+
+// waitQuiet waits until no call has been in flight, and none has begun,
+// for quiet, and reports true; or reports false when done closes first.
+func (c *callCount) waitQuiet(quiet time.Duration, done <-chan struct{}) bool {
+	const poll = 10 * time.Millisecond
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	begun, still := c.begun.Load(), time.Duration(0)
+	for {
+		select {
+		case <-done:
+			return false
+		case <-t.C:
+		}
+		if n := c.begun.Load(); n != begun || c.inFlight.Load() != 0 {
+			begun, still = n, 0
+			continue
+		}
+		if still += poll; still >= quiet {
+			return true
+		}
+	}
+}
+
+func newServer(b *broker.Broker, lim Limits, uid int, calls *callCount) *grpc.Server {
 	// Every answer carries the daemon's version in the header
 	// api.VersionHeader. A client learns from it that it runs against an
 	// older or newer daemon with the answer to a call it makes anyway:
@@ -143,6 +204,7 @@ func newServer(b *broker.Broker, lim Limits, uid int) *grpc.Server {
 	srv := grpc.NewServer(
 		grpc.Creds(peerCredentials{uid: uid}),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			defer calls.begin()()
 			if err := checkPeer(ctx, uid); err != nil {
 				return nil, err
 			}
@@ -150,6 +212,7 @@ func newServer(b *broker.Broker, lim Limits, uid int) *grpc.Server {
 			return h(ctx, req)
 		}),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			defer calls.begin()()
 			if err := checkPeer(ss.Context(), uid); err != nil {
 				return err
 			}

@@ -110,7 +110,7 @@ func (u usage) String() string {
 // goroutines asks the daemon that serves now for its goroutines, through
 // c, and says which daemon answered.
 func goroutines(c *client.Client) (n, pid int, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, err := c.Status(ctx)
 	if err != nil {
