@@ -354,6 +354,13 @@ type TokenOptions struct {
 	Interactive  bool          // wait for a login when one is needed (see Client.Login to show it)
 	ForceRefresh bool
 	IDToken      bool // also return the ID token
+	// Rejected is an access token a server refused: while it is still the
+	// profile's token, the daemon gets a new one (once, however many
+	// callers name it) and does not serve it to this caller again (when
+	// the provider is down, the call fails with ErrProviderUnavailable). A
+	// token the daemon has replaced already costs nothing: the current one
+	// is served.
+	Rejected string
 }
 
 // Token is an access token and what is known of it: AccessToken,
@@ -371,6 +378,7 @@ func (c *Client) Token(ctx context.Context, o TokenOptions) (*Token, error) {
 		Interactive:  o.Interactive,
 		ForceRefresh: o.ForceRefresh,
 		WantIDToken:  o.IDToken,
+		Rejected:     o.Rejected,
 	}
 	d := c.callTimeout
 	if o.Interactive {

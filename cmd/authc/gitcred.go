@@ -320,16 +320,12 @@ func (h gitHelper) get(ctx context.Context, req gitRequest, w io.Writer) error {
 	return err
 }
 
-// erase refreshes the profile's token when the one git was refused is the
-// one authd serves: the next get then answers a new token, not the one the
-// server just turned down. A token git cached elsewhere, or one authd has
-// replaced already, is stale: erasing it costs no refresh.
-//
-// The check and the refresh are two calls: two helpers erasing the same
-// token at once may refresh twice. A daemon-side flag would close that
-// window: GetTokenRequest carrying the rejected token, and the broker
-// refreshing under the session's single-flight only while that token is
-// still the session's (and never serving it again), in one call.
+// erase tells authd that the server refused the token get answered
+// (client.TokenOptions.Rejected): while it is the profile's token, authd
+// refreshes it, so that the next get answers a new one. A token git cached
+// elsewhere, or one authd has replaced already, is stale: erasing it costs
+// no refresh. It is one call, and helpers erasing the same token at once
+// share one refresh.
 func (h gitHelper) erase(ctx context.Context, req gitRequest) error {
 	rejected := req.password
 	if req.credential != "" {
@@ -349,15 +345,6 @@ func (h gitHelper) erase(ctx context.Context, req gitRequest) error {
 	if tok, _ := staticToken(profile); tok != "" {
 		return nil // the environment's token: nothing authd can renew
 	}
-	opts := client.TokenOptions{Profile: profile}
-	current, err := helperToken(ctx, opts, false, h.timeout)
-	if err != nil {
-		return err
-	}
-	if current.AccessToken != rejected {
-		return nil
-	}
-	opts.ForceRefresh = true
-	_, err = helperToken(ctx, opts, false, h.timeout)
+	_, err = helperToken(ctx, client.TokenOptions{Profile: profile, Rejected: rejected}, false, h.timeout)
 	return err
 }

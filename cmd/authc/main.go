@@ -111,7 +111,7 @@ var multicallNames = map[string]string{
 
 func init() {
 	for name, cmd := range map[string]command{
-		"token": {"[-p PROFILE] [--min-valid 5m] [--scope S]... [--audience A] [--id-token] [--json] [--login|--no-login] [--force-refresh] [--timeout 30s]",
+		"token": {"[-p PROFILE] [--min-valid 5m] [--scope S]... [--audience A] [--id-token] [--json] [--login|--no-login] [--force-refresh] [--rejected-stdin] [--timeout 30s]",
 			"Print an access token of a profile, logging in first when one is needed and allowed.", runToken},
 		"login": {"[-p PROFILE] [--no-browser] [--device] [--force] [--with-token | --client-secret-stdin] [--json] [--timeout 10m]",
 			"Log in to a profile's identity provider, or hand authd a token or client secret read from stdin.", runLogin},

@@ -34,6 +34,7 @@ func runToken(ctx context.Context, args []string) error {
 	loginFlag := fs.Bool("login", false, "start a login when one is needed (default when stderr is a terminal)")
 	noLogin := fs.Bool("no-login", false, "never start a login: exit with code 3 when one is needed")
 	force := fs.Bool("force-refresh", false, "refresh even when the cached token is valid")
+	rejectedStdin := fs.Bool("rejected-stdin", false, "read from stdin a token a server refused: authd replaces it (once for all who name it) and does not print it again")
 	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long (a login it starts waits up to 10m)")
 	if err := parseNoArgs(fs, args, timeout); err != nil {
 		return err
@@ -41,11 +42,22 @@ func runToken(ctx context.Context, args []string) error {
 	if *loginFlag && *noLogin {
 		return usageError{"--login and --no-login exclude each other"}
 	}
+	var rejected string
+	if *rejectedStdin {
+		// On stdin, not in an argument: other users can read every
+		// process's command line.
+		var err error
+		if rejected, err = readStdin(ctx, os.Stdin, "token"); err != nil {
+			return err
+		}
+	}
 	if *minValid < 0 {
 		return usageError{"--min-valid must not be negative"}
 	}
 
 	if tok, _ := staticToken(*profile); tok != "" && len(scopes) == 0 && *audience == "" && !*idToken {
+		// A refused environment token is printed all the same: authd
+		// cannot renew what it does not hold.
 		st := &client.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
 		if c, ok := jwt.ReadClaims(tok); ok && *asJSON {
 			st.Expiry = c.Expiry // only --json shows it
@@ -62,7 +74,7 @@ func runToken(ctx context.Context, args []string) error {
 		Profile: *profile, Scopes: scopes, Audience: *audience, MinValid: *minValid,
 		// --json has the ID token only with --id-token: a program that
 		// reads the access token's metadata has no use for the identity.
-		ForceRefresh: *force, IDToken: *idToken,
+		ForceRefresh: *force, IDToken: *idToken, Rejected: rejected,
 	}
 	var tok *client.Token
 	getToken := func(ctx context.Context) (err error) {
@@ -77,7 +89,7 @@ func runToken(ctx context.Context, args []string) error {
 		if err = login(ctx, conn, lreq, ui, *timeout, loginTimeout); err != nil {
 			return &loginError{err}
 		}
-		req.ForceRefresh = false
+		req.ForceRefresh, req.Rejected = false, ""
 		err = within(ctx, *timeout, getToken)
 	}
 	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == api.LoginRequired {

@@ -3,6 +3,7 @@ package broker
 import (
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,11 @@ type TokenRequest struct {
 	MinValid     time.Duration // 0: DefaultMinValid, or a quarter of the provider's token lifetime
 	Interactive  bool          // start or join a login when one is needed, and wait for it
 	ForceRefresh bool
+	// Rejected is an access token a server refused: while it is the one
+	// the session would serve, the call acts as ForceRefresh, so that it is
+	// not served again. Callers naming it at once share one refresh; one
+	// naming a token already replaced is served the current one.
+	Rejected string
 }
 
 // Token is an access token handed to a client: never a refresh token.
@@ -231,7 +237,7 @@ func (s *Session) tokenState(req TokenRequest, done tokenState) (st tokenState, 
 		renewable:   s.renewable(rec),
 		backingOff:  s.failures > 0 && now.Before(s.nextRefresh),
 		minValid:    req.MinValid,
-		force:       req.ForceRefresh,
+		force:       req.ForceRefresh || rec != nil && isRejected(req, rec.AccessToken),
 		interactive: req.Interactive,
 		refreshed:   done.refreshed,
 		loggedIn:    done.loggedIn,
@@ -241,6 +247,11 @@ func (s *Session) tokenState(req TokenRequest, done tokenState) (st tokenState, 
 		st.static = rec.Source == SourceStatic
 	}
 	return st, rec, s.loaded
+}
+
+// isRejected reports whether token is the one req says a server refused.
+func isRejected(req TokenRequest, token string) bool {
+	return req.Rejected != "" && token != "" && subtle.ConstantTimeCompare([]byte(req.Rejected), []byte(token)) == 1
 }
 
 // lifetimeError explains a provider whose fresh tokens cannot satisfy min_valid.
@@ -831,7 +842,7 @@ func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest,
 		return nil, err
 	}
 	s.mu.Lock()
-	if t := s.minted[key]; t != nil && !req.ForceRefresh && s.validFor(t.Expiry, minValid) {
+	if t := s.minted[key]; t != nil && !req.ForceRefresh && !isRejected(req, t.AccessToken) && s.validFor(t.Expiry, minValid) {
 		s.mu.Unlock()
 		return t, nil
 	}

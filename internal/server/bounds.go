@@ -44,6 +44,9 @@ func checkTokenRequest(req *pb.GetTokenRequest) error {
 			return fmt.Errorf("%w: scope too long (%d bytes, at most %d)", broker.ErrInvalidRequest, len(sc), maxScopeLen)
 		}
 	}
+	if n := len(req.GetRejectedToken()); n > maxCredentialLen {
+		return fmt.Errorf("%w: rejected token too long (%d bytes, at most %d)", broker.ErrInvalidRequest, n, maxCredentialLen)
+	}
 	if d := req.GetMinValid(); d != nil && (d.CheckValid() != nil || d.AsDuration() < 0) {
 		return fmt.Errorf("%w: min_valid must be a positive duration", broker.ErrInvalidRequest)
 	}

@@ -62,6 +62,7 @@ func TestRequestFieldLimits(t *testing.T) {
 		{"65 scopes", token(client.TokenOptions{Scopes: distinct(65)}), "too many scopes"},
 		{"65 duplicate scopes", token(client.TokenOptions{Scopes: many(65, "openid")}), "too many scopes"},
 		{"100k duplicate scopes", token(client.TokenOptions{Scopes: many(100_000, "openid")}), ""},
+		{"rejected token", token(client.TokenOptions{Rejected: long(64<<10 + 1)}), "rejected token too long"},
 		{"login profile", func() error { return c.Login(ctx, client.LoginOptions{Profile: long(200)}, func(client.LoginEvent) {}) }, "profile name too long (200 bytes)"},
 		{"logout profile", func() error { _, err := c.Logout(ctx, long(200), false); return err }, "profile name too long (200 bytes)"},
 		{"credential profile", func() error { _, err := c.SetToken(ctx, long(200), "t"); return err }, "profile name too long (200 bytes)"},

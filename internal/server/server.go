@@ -253,6 +253,7 @@ func (s *service) GetToken(ctx context.Context, req *pb.GetTokenRequest) (*pb.To
 		MinValid:     req.GetMinValid().AsDuration(),
 		Interactive:  req.GetInteractive(),
 		ForceRefresh: req.GetForceRefresh(),
+		Rejected:     req.GetRejectedToken(),
 	})
 	if err != nil {
 		return nil, toStatus(err)

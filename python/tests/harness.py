@@ -329,7 +329,9 @@ class ProtectedAPI:
     revoked or rotated would. GET and POST /PATH answer
     {"message": "hello", "path": ..., "body": ...}; /always-401 refuses
     every token; /redirect?to=URL redirects to URL whatever the token.
-    seen lists each request: (path, token, status, headers)."""
+    Tokens in revoked are refused too, as a server that revoked them
+    before the provider issued another would. seen lists each request:
+    (path, token, status, headers)."""
 
     def __init__(self, world: World) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -337,6 +339,7 @@ class ProtectedAPI:
         api = self
         self.world = world
         self.seen: List[Tuple[str, str, int, Dict[str, str]]] = []
+        self.revoked: set = set()
         self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
@@ -356,7 +359,9 @@ class ProtectedAPI:
                     self.end_headers()
                     return
                 current = world.issued()["access_tokens"]
-                ok = bool(token) and bool(current) and token == current[-1] and self.path != "/always-401"
+                with api._lock:
+                    revoked = token in api.revoked
+                ok = bool(token) and bool(current) and token == current[-1] and self.path != "/always-401" and not revoked
                 status = 200 if ok else 401
                 with api._lock:
                     api.seen.append((self.path, token, status, dict(self.headers)))

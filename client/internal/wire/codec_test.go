@@ -44,6 +44,7 @@ func getTokenRequestFromPB(m *pb.GetTokenRequest) wire.GetTokenRequest {
 		Interactive:  m.GetInteractive(),
 		ForceRefresh: m.GetForceRefresh(),
 		WantIDToken:  m.GetWantIdToken(),
+		Rejected:     m.GetRejectedToken(),
 	}
 	if m.MinValid != nil {
 		r.MinValid = m.MinValid.AsDuration()

@@ -18,6 +18,7 @@ type GetTokenRequest struct {
 	Interactive  bool
 	ForceRefresh bool
 	WantIDToken  bool
+	Rejected     string // rejected_token
 }
 
 // Marshal encodes r in the protobuf wire format.
@@ -35,6 +36,7 @@ func (r *GetTokenRequest) Marshal() []byte {
 	b = appendBool(b, 5, r.Interactive)
 	b = appendBool(b, 6, r.ForceRefresh)
 	b = appendBool(b, 7, r.WantIDToken)
+	b = appendString(b, 8, r.Rejected)
 	return b
 }
 

@@ -128,9 +128,14 @@ type GetTokenRequest struct {
 	MinValid *durationpb.Duration `protobuf:"bytes,4,opt,name=min_valid,json=minValid,proto3" json:"min_valid,omitempty"`
 	// Start an interactive login when the session needs one, instead of
 	// failing with LOGIN_REQUIRED. Use Login to see the login's progress.
-	Interactive   bool `protobuf:"varint,5,opt,name=interactive,proto3" json:"interactive,omitempty"`
-	ForceRefresh  bool `protobuf:"varint,6,opt,name=force_refresh,json=forceRefresh,proto3" json:"force_refresh,omitempty"`
-	WantIdToken   bool `protobuf:"varint,7,opt,name=want_id_token,json=wantIdToken,proto3" json:"want_id_token,omitempty"`
+	Interactive  bool `protobuf:"varint,5,opt,name=interactive,proto3" json:"interactive,omitempty"`
+	ForceRefresh bool `protobuf:"varint,6,opt,name=force_refresh,json=forceRefresh,proto3" json:"force_refresh,omitempty"`
+	WantIdToken  bool `protobuf:"varint,7,opt,name=want_id_token,json=wantIdToken,proto3" json:"want_id_token,omitempty"`
+	// An access token a server refused (git's erase, an HTTP 401). While it
+	// is still the session's token, the daemon gets a new one, once for all
+	// the callers that name it, and does not serve it again; a token the
+	// session has already replaced costs nothing.
+	RejectedToken string `protobuf:"bytes,8,opt,name=rejected_token,json=rejectedToken,proto3" json:"rejected_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,6 +217,13 @@ func (x *GetTokenRequest) GetWantIdToken() bool {
 		return x.WantIdToken
 	}
 	return false
+}
+
+func (x *GetTokenRequest) GetRejectedToken() string {
+	if x != nil {
+		return x.RejectedToken
+	}
+	return ""
 }
 
 type Token struct {
@@ -1375,7 +1387,7 @@ var File_authd_v1_broker_proto protoreflect.FileDescriptor
 
 const file_authd_v1_broker_proto_rawDesc = "" +
 	"\n" +
-	"\x15authd/v1/broker.proto\x12\bauthd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x02\n" +
+	"\x15authd/v1/broker.proto\x12\bauthd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x02\n" +
 	"\x0fGetTokenRequest\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12\x1a\n" +
@@ -1383,7 +1395,8 @@ const file_authd_v1_broker_proto_rawDesc = "" +
 	"\tmin_valid\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bminValid\x12 \n" +
 	"\vinteractive\x18\x05 \x01(\bR\vinteractive\x12#\n" +
 	"\rforce_refresh\x18\x06 \x01(\bR\fforceRefresh\x12\"\n" +
-	"\rwant_id_token\x18\a \x01(\bR\vwantIdToken\"\xca\x01\n" +
+	"\rwant_id_token\x18\a \x01(\bR\vwantIdToken\x12%\n" +
+	"\x0erejected_token\x18\b \x01(\tR\rrejectedToken\"\xca\x01\n" +
 	"\x05Token\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
 	"\n" +

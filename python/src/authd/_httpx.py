@@ -14,8 +14,10 @@ class HTTPXAuth(httpx.Auth):
     """Sends a profile's access token (see :func:`authd.token`) in the
     Authorization header, with httpx's Client and AsyncClient alike.
 
-    When the server answers 401, it forces one refresh of the token (many
-    requests refused at once cause one) and sends the request once more.
+    When the server answers 401, it tells authd that the token was refused:
+    authd hands out a new one (one refresh for the many requests, in any
+    process, refused at once; none when it has replaced that token
+    already), and the request is sent once more.
 
         httpx.get(url, auth=authd.HTTPXAuth("work"))
     """

@@ -25,9 +25,11 @@ class Auth(requests.auth.AuthBase):
     """Sends a profile's access token (see :func:`authd.token`) in the
     Authorization header of each request.
 
-    When the server answers 401, it forces one refresh of the token (many
-    requests refused at once cause one) and sends the request once more;
-    a second 401 is the answer.
+    When the server answers 401, it tells authd that the token was refused:
+    authd hands out a new one (one refresh for the many requests, in any
+    process, refused at once; none when it has replaced that token
+    already), and the request is sent once more; a second 401 is the
+    answer.
 
         requests.get(url, auth=authd.Auth("work"))
     """

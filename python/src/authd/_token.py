@@ -156,7 +156,7 @@ def token_args(
     min_valid: Optional[float],
     scopes: Tuple[str, ...],
     audience: Optional[str],
-    force_refresh: bool = False,
+    rejected: bool = False,
 ) -> list:
     """Returns the arguments of ``authc token --json`` for a request. It
     never asks for an ID token, and never starts a login: a program that
@@ -169,8 +169,10 @@ def token_args(
     args += ["--scope=" + s for s in scopes]
     if audience:
         args.append("--audience=" + audience)
-    if force_refresh:
-        args.append("--force-refresh")
+    if rejected:
+        # The refused token goes on stdin: other users can read every
+        # process's command line.
+        args.append("--rejected-stdin")
     return args
 
 
@@ -254,15 +256,16 @@ class TokenCache:
         self,
         key: CacheKey,
         min_valid: Optional[float],
-        fetch: Callable[[bool], Token],
+        fetch: Callable[[Optional[str]], Token],
         stale: Optional[str] = None,
     ) -> Token:
         """Returns the cached token of key, or the one fetch(force) gets.
 
         With stale, the access token a server refused, it returns a token
         other than stale that another thread got meanwhile, or else runs
-        fetch(True) to force a refresh: many callers refused at once cause
-        one refresh.
+        fetch(stale), which tells authd that the token was refused: many
+        callers refused at once cause one refresh, in this process and
+        across the processes that ask authd.
         """
         now = _now()
         if stale is None:
@@ -274,7 +277,7 @@ class TokenCache:
             tok = self._fresh(key, min_valid, now)
             if tok is not None and (stale is None or tok.access_token != stale):
                 return tok
-            tok = fetch(stale is not None)
+            tok = fetch(stale)
             entry = _Entry(tok)
             self._entries[key] = entry
             if entry.expires_at != math.inf:
@@ -326,8 +329,9 @@ def get_token(
     stale, the access token the server refused."""
     key, mv, sc = _request(profile, min_valid, scopes, audience)
 
-    def fetch(force: bool) -> Token:
-        out = _authc.run(token_args(profile, mv, sc, audience, force_refresh=force))
+    def fetch(rejected: Optional[str]) -> Token:
+        args = token_args(profile, mv, sc, audience, rejected=rejected is not None)
+        out = _authc.run(args, input=rejected)
         return token_from_json(out.stdout)
 
     return cache.get(key, mv, fetch, stale=stale)
