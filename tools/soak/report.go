@@ -91,8 +91,15 @@ func (s *soak) report(start time.Time, elapsed, warmup time.Duration, first, nex
 	default:
 		fmt.Printf("replace: at +%s, pid %d by pid %d; the old daemon exited %s after 'authd run --replace' started  %s\n",
 			w[0].Sub(start).Round(time.Second), first.pid(), next.pid(), w[1].Sub(w[0]).Round(time.Millisecond), check(true))
+		lines := s.logLines(w[0].Add(-time.Second), w[1].Add(2*time.Second))
+		// Of that, the new daemon's own start (under -race, with the
+		// load's clients busy, seconds) and the switch itself.
+		if took, ok := lineTime(lines, "took the socket over"); ok {
+			fmt.Printf("replace: the new daemon took the socket over %s after it was started; the old one exited %s after that\n",
+				took.Sub(w[0]).Round(time.Millisecond), w[1].Sub(took).Round(time.Millisecond))
+		}
 		fmt.Printf("replace: transcript (authd's log, both daemons):\n")
-		for _, line := range s.logLines(w[0].Add(-time.Second), w[1].Add(2*time.Second)) {
+		for _, line := range lines {
 			fmt.Printf("  %s\n", line)
 		}
 	}
@@ -169,6 +176,23 @@ func (s *soak) refreshRequests() (requests, distinct, reused int) {
 
 // logLines returns the lines of authd's log from..to about the replace and
 // the stop.
+// lineTime is the time of the first of lines that says what.
+func lineTime(lines []string, what string) (time.Time, bool) {
+	for _, line := range lines {
+		if strings.Contains(line, what) {
+			at, err := stampOf(line)
+			return at, err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
+// stampOf is the time of a line of authd's log.
+func stampOf(line string) (time.Time, error) {
+	stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+	return time.Parse(time.RFC3339Nano, stamp)
+}
+
 func (s *soak) logLines(from, to time.Time) []string {
 	f, err := os.Open(s.logPath)
 	if err != nil {
@@ -180,8 +204,7 @@ func (s *soak) logLines(from, to time.Time) []string {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
-		at, err := time.Parse(time.RFC3339Nano, stamp)
+		at, err := stampOf(line)
 		if err != nil || at.Before(from) || at.After(to) {
 			continue
 		}
