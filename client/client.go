@@ -356,10 +356,11 @@ type TokenOptions struct {
 	IDToken      bool // also return the ID token
 	// Rejected is an access token a server refused: while it is still the
 	// profile's token, the daemon gets a new one (once, however many
-	// callers name it) and does not serve it to this caller again (when
-	// the provider is down, the call fails with ErrProviderUnavailable). A
-	// token the daemon has replaced already costs nothing: the current one
-	// is served.
+	// callers name it) and does not serve it to this caller again: when
+	// the provider is down the call fails with ErrProviderUnavailable, and
+	// for a stored token (or a provider that hands out the same one) with
+	// ErrLoginRequired. A token the daemon has replaced already costs
+	// nothing: the current one is served.
 	Rejected string
 }
 

@@ -34,7 +34,7 @@ func runToken(ctx context.Context, args []string) error {
 	loginFlag := fs.Bool("login", false, "start a login when one is needed (default when stderr is a terminal)")
 	noLogin := fs.Bool("no-login", false, "never start a login: exit with code 3 when one is needed")
 	force := fs.Bool("force-refresh", false, "refresh even when the cached token is valid")
-	rejectedStdin := fs.Bool("rejected-stdin", false, "read from stdin a token a server refused: authd replaces it (once for all who name it) and does not print it again")
+	rejectedStdin := fs.Bool("rejected-stdin", false, "read from stdin a token a server refused: authd replaces it (once for all who name it) and does not print it again (an AUTHD_TOKEN is printed as it is)")
 	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long (a login it starts waits up to 10m)")
 	if err := parseNoArgs(fs, args, timeout); err != nil {
 		return err

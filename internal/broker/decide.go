@@ -21,6 +21,7 @@ type tokenState struct {
 
 	minValid    time.Duration // as asked; 0: the default
 	force       bool          // a new token was asked for
+	rejected    bool          // the caller says a server refused the session's token: never served to it
 	interactive bool          // the caller may wait for a login
 
 	refreshed     bool          // this call has refreshed, or tried to
@@ -79,9 +80,10 @@ const (
 	failRefresh                     // the refresh's own error
 	failStaticExpired               // ErrLoginRequired: a stored token expired
 	failLoginRequired               // ErrLoginRequired
+	failRejected                    // ErrLoginRequired: the only token to be had is the one the caller says was refused
 )
 
-var actionNames = [...]string{"serve", "refresh", "startLogin", "failLifetime", "failUnavailable", "failRefresh", "failStaticExpired", "failLoginRequired"}
+var actionNames = [...]string{"serve", "refresh", "startLogin", "failLifetime", "failUnavailable", "failRefresh", "failStaticExpired", "failLoginRequired", "failRejected"}
 
 func (a action) String() string {
 	if int(a) < len(actionNames) {
@@ -97,6 +99,20 @@ func (a action) String() string {
 // can be had; an explicit or forcing one is told why it cannot have more.
 // No call refreshes twice or logs in twice.
 func decide(st tokenState) action {
+	if st.rejected {
+		// A token a server refused is as good as none to this caller:
+		// renew it once, and never hand it back.
+		st.force = true
+		if a := decideServing(st); a != serve {
+			return a
+		}
+		return failRejected
+	}
+	return decideServing(st)
+}
+
+// decideServing is decide for a caller that may be served the session's token.
+func decideServing(st tokenState) action {
 	explicit, want := st.explicit(), st.wantValid()
 	switch st.refreshFailed {
 	case refreshOK:

@@ -83,6 +83,17 @@ func TestDecide(t *testing.T) {
 		{"static token without expiry", tokenState{now: now, hasToken: true, static: true}, serve},
 		{"static token short of default min_valid", with(session(30*time.Second), func(st *tokenState) { st.static, st.renewable, st.lifetime = true, false, 0 }), serve},
 		{"static token expired", with(session(-time.Second), func(st *tokenState) { st.static, st.renewable, st.interactive = true, false, true }), failStaticExpired},
+
+		// The caller says a server refused the session's token.
+		{"rejected: renewed though fresh", with(session(50*time.Minute), func(st *tokenState) { st.rejected = true }), refresh},
+		{"rejected: still the same after a refresh", with(session(time.Hour), func(st *tokenState) { st.rejected, st.refreshed = true, true }), failRejected},
+		{"rejected: the same after a login", with(session(time.Hour), func(st *tokenState) { st.rejected, st.loggedIn = true, true }), failRejected},
+		{"rejected: provider down, never served", with(session(50*time.Minute), func(st *tokenState) { st.rejected, st.refreshed, st.refreshFailed = true, true, refreshUnavailable }), failUnavailable},
+		{"rejected: provider failing, backing off", with(session(50*time.Minute), func(st *tokenState) { st.rejected, st.backingOff = true, true }), failUnavailable},
+		{"rejected static token", with(session(time.Hour), func(st *tokenState) { st.rejected, st.static, st.renewable, st.lifetime = true, true, false, 0 }), failRejected},
+		{"rejected, grant gone, interactive: a login", with(session(time.Hour), func(st *tokenState) {
+			st.rejected, st.interactive, st.refreshed, st.refreshFailed = true, true, true, refreshInvalidGrant
+		}), startLogin},
 	}
 	for _, tt := range tests {
 		if got := decide(tt.st); got != tt.want {

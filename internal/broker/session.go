@@ -219,6 +219,12 @@ func (s *Session) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 				s.profile.Name, rec.Expiry.Local().Format(time.RFC3339), ErrLoginRequired)
 		case failLoginRequired:
 			return nil, fmt.Errorf("profile %s: %w", s.profile.Name, ErrLoginRequired)
+		case failRejected:
+			if st.static {
+				return nil, fmt.Errorf("profile %s: the stored token was refused; store a new one with 'authc login --with-token': %w",
+					s.profile.Name, ErrLoginRequired)
+			}
+			return nil, fmt.Errorf("profile %s: the provider handed out the refused token again; log in again: %w", s.profile.Name, ErrLoginRequired)
 		default:
 			return nil, fmt.Errorf("profile %s: internal error: unknown token action %v", s.profile.Name, act)
 		}
@@ -237,7 +243,7 @@ func (s *Session) tokenState(req TokenRequest, done tokenState) (st tokenState, 
 		renewable:   s.renewable(rec),
 		backingOff:  s.failures > 0 && now.Before(s.nextRefresh),
 		minValid:    req.MinValid,
-		force:       req.ForceRefresh || rec != nil && isRejected(req, rec.AccessToken),
+		force:       req.ForceRefresh,
 		interactive: req.Interactive,
 		refreshed:   done.refreshed,
 		loggedIn:    done.loggedIn,
@@ -245,6 +251,7 @@ func (s *Session) tokenState(req TokenRequest, done tokenState) (st tokenState, 
 	if rec != nil {
 		st.hasToken, st.expiry, st.lifetime = rec.AccessToken != "", rec.Expiry, lifetime(rec)
 		st.static = rec.Source == SourceStatic
+		st.rejected = isRejected(req, rec.AccessToken)
 	}
 	return st, rec, s.loaded
 }
@@ -269,7 +276,7 @@ func (s *Session) lifetimeError(rec *store.Record, minValid time.Duration) error
 func (s *Session) unavailableError(rec *store.Record, cause error, req TokenRequest) error {
 	left := rec.Expiry.Sub(s.clock.Now()).Round(time.Second)
 	what := fmt.Sprintf("a token valid for %s", req.MinValid)
-	if req.ForceRefresh {
+	if req.ForceRefresh || isRejected(req, rec.AccessToken) {
 		what = "a new token"
 	}
 	// The backoff follows any failed refresh: a cause that is not the
@@ -386,10 +393,12 @@ func waitCall(ctx context.Context, ch <-chan singleflight.Result) error {
 // redemption runs on the session's own context: a caller that gives up does
 // not cancel it for the others.
 //
-// seen is the record the caller judged: when the session's record is no
-// longer that one, another refresh (or a login) finished in the meantime and
-// this one is skipped, so callers that looked just before a refresh ended
-// do not start a second one.
+// seen is the record the caller judged: when the session's access token is
+// no longer that record's, another refresh (or a login) finished in the
+// meantime and this one is skipped, so callers that looked just before a
+// refresh ended do not start a second one. A record that changed but kept
+// the access token (a scoped-token mint rotated the refresh token) is no
+// such refresh: this one runs, with the new refresh token.
 func (s *Session) refresh(ctx context.Context, seen *store.Record) error {
 	return waitCall(ctx, s.calls.DoChan("refresh", func() (any, error) {
 		return nil, s.doRefresh(seen)
@@ -401,7 +410,7 @@ func (s *Session) doRefresh(seen *store.Record) error {
 	defer s.redeem.Unlock()
 	s.mu.Lock()
 	rec := s.rec
-	if rec != seen {
+	if rec != seen && (rec == nil || seen == nil || rec.AccessToken != seen.AccessToken) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -429,10 +438,11 @@ func (s *Session) doRefresh(seen *store.Record) error {
 		err = fmt.Errorf("refresh %s: %w", s.profile.Name, err)
 		s.mu.Lock()
 		if s.rec != rec {
-			// Not reached while every writer of s.rec (commit, Logout,
-			// forget) holds redeem, as this refresh does: a guard, so that
-			// a writer added without it cannot have a failure of the old
-			// grant mark the new one as needing a login.
+			// Not reached while every writer of s.rec after its load
+			// (commit, Logout, markNeedsLoginLocked) holds redeem, as this
+			// refresh does: a guard, so that a writer added without it
+			// cannot have a failure of the old grant mark the new one as
+			// needing a login.
 			s.mu.Unlock()
 			return err
 		}
@@ -463,7 +473,9 @@ func (s *Session) doRefresh(seen *store.Record) error {
 	// The write gets the keyring's own deadline, not what the provider
 	// left of ctx's: a rotated refresh token that a slow provider and a
 	// busy keyring kept from the keyring would be lost with the process.
-	return s.commit(s.bg, next, true)
+	wctx, cancel := s.writeContext()
+	defer cancel()
+	return s.commit(wctx, next, true)
 }
 
 // unansweredLocked reports whether err, a failed redemption of the
@@ -529,6 +541,17 @@ func (s *Session) markNeedsLoginLocked() *store.Record {
 	return &rec
 }
 
+// writeContext bounds a keyring write that follows a redemption: the
+// provider has rotated the refresh token, or may have, and the write must
+// happen even when the daemon's stop has cancelled the session's context
+// meanwhile (the stop waits for it, within its own bound).
+func (s *Session) writeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(s.bg), keyringWriteTimeout)
+}
+
+// keyringWriteTimeout bounds a write that must not be lost (see writeContext).
+const keyringWriteTimeout = 30 * time.Second
+
 // forget writes dead, the record markNeedsLoginLocked left, to the keyring
 // in place of the one that holds the refresh token given up: a daemon
 // started later (a restart, 'authd run --replace') must not send that
@@ -536,7 +559,8 @@ func (s *Session) markNeedsLoginLocked() *store.Record {
 // redeem, so no login or logout writes in between; a record that a login
 // has replaced meanwhile is not written.
 func (s *Session) forget(dead *store.Record) {
-	if dead == nil {
+	if dead == nil || s.profile.Flow == config.FlowClientCredentials {
+		// A client's secret is not given up: the next call tries it again.
 		return
 	}
 	s.mu.Lock()
@@ -545,7 +569,9 @@ func (s *Session) forget(dead *store.Record) {
 	if !current {
 		return
 	}
-	if err := s.store.Put(s.bg, storeKey(s.profile.Name), dead); err != nil {
+	ctx, cancel := s.writeContext()
+	defer cancel()
+	if err := s.store.Put(ctx, storeKey(s.profile.Name), dead); err != nil {
 		s.log.Error("could not drop the given-up refresh token from the keyring: an authd started later may send it again",
 			"profile", s.profile.Name, "err", err)
 	}
@@ -876,7 +902,10 @@ func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest,
 			// own access token and store the new refresh token.
 			next := *rec
 			next.RefreshToken, next.UpdatedAt = tok.RefreshToken, s.clock.Now()
-			if err := s.commit(s.bg, &next, false); err != nil {
+			wctx, cancel := s.writeContext()
+			err := s.commit(wctx, &next, false)
+			cancel()
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -894,7 +923,11 @@ func (s *Session) mintedToken(ctx context.Context, key string, req TokenRequest,
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		return r.Val.(*Token), nil
+		t := r.Val.(*Token)
+		if isRejected(req, t.AccessToken) {
+			return nil, fmt.Errorf("profile %s: the provider handed out the refused token again; log in again: %w", s.profile.Name, ErrLoginRequired)
+		}
+		return t, nil
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}

@@ -14,9 +14,10 @@
 // [Limits.DrainTimeout] to be answered. Once no call has been in flight
 // for 100 ms, the connections left are closed: they are idle clients'
 // (the client package pools its connections and reads only during a call,
-// so it never answers the GOAWAY's ping that a graceful stop waits for),
-// and a request that crosses the close is sent again by the client on a
-// new connection.
+// so it never answers the GOAWAY's ping that a graceful stop waits for).
+// A request that crosses the close is sent again, once, on a new
+// connection by the client package (authc and Go programs); another
+// client sees its connection closed unanswered.
 //
 // Every answer, an error included, carries the daemon's version in the
 // header api.VersionHeader: clients compare it with theirs at no cost.

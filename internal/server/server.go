@@ -129,7 +129,7 @@ func ServeLimits(ctx context.Context, b *broker.Broker, ln net.Listener, lim Lim
 		// the stop for the whole DrainTimeout. Once no call has been in
 		// flight for quietPeriod, the connections left are such idle
 		// ones, and are closed; a request that crossed the close is sent
-		// again by the client on a new connection.
+		// again, once, by the client package on a new connection.
 		graceful := make(chan struct{})
 		go func() {
 			if inFlight.waitQuiet(quietPeriod, graceful) {

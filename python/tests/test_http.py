@@ -89,15 +89,27 @@ def test_401s_at_once_cause_one_refresh(env: harness.World, api: harness.Protect
 
 
 def test_rejected_token_refreshes_once_across_processes(env: harness.World) -> None:
-    """Two processes told that one token was refused (authc token
-    --rejected-stdin) cause one refresh: the second gets the new token."""
+    """Processes told at once that one token was refused (authc token
+    --rejected-stdin) cause one refresh, and all get the new token; one
+    told later, once it was replaced, causes none."""
     refused = env.authc("token").stdout.strip()
     before = env.refreshes()
-    first = env.authc("token", "--rejected-stdin", input=refused).stdout.strip()
-    second = env.authc("token", "--rejected-stdin", input=refused).stdout.strip()
-    assert first == second != refused
+    got: List[str] = []
+    barrier = threading.Barrier(4)
+
+    def call() -> None:
+        barrier.wait()
+        got.append(env.authc("token", "--rejected-stdin", input=refused).stdout.strip())
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 4 and len(set(got)) == 1 and got[0] != refused
     assert env.refreshes() - before == 1
     assert refused not in env.authc("token", "--rejected-stdin", "--json", input=refused).stdout
+    assert env.refreshes() - before == 1
 
 
 def test_session_keeps_the_token_to_its_api(api: harness.ProtectedAPI, env: harness.World) -> None:

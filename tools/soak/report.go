@@ -174,8 +174,6 @@ func (s *soak) refreshRequests() (requests, distinct, reused int) {
 	return requests, len(seen), reused
 }
 
-// logLines returns the lines of authd's log from..to about the replace and
-// the stop.
 // lineTime is the time of the first of lines that says what.
 func lineTime(lines []string, what string) (time.Time, bool) {
 	for _, line := range lines {
@@ -193,6 +191,8 @@ func stampOf(line string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, stamp)
 }
 
+// logLines returns the lines of authd's log from..to about the replace and
+// the stop.
 func (s *soak) logLines(from, to time.Time) []string {
 	f, err := os.Open(s.logPath)
 	if err != nil {

@@ -134,8 +134,9 @@ type GetTokenRequest struct {
 	// An access token a server refused (git's erase, an HTTP 401). While it
 	// is still the session's token, the daemon gets a new one, once for all
 	// the callers that name it, and does not serve it to them again (the
-	// provider down: UNAVAILABLE); a token the session has already replaced
-	// costs nothing.
+	// provider down: UNAVAILABLE; a stored token, or a provider that hands
+	// out the same one: LOGIN_REQUIRED); a token the session has already
+	// replaced costs nothing.
 	RejectedToken string `protobuf:"bytes,8,opt,name=rejected_token,json=rejectedToken,proto3" json:"rejected_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
