@@ -134,6 +134,23 @@ const (
 
 // within runs call with a deadline of timeout and returns its error as
 // explain reads it: a *daemonError, a *timeoutError or another error.
+// callDaemon connects to authd, makes one call within timeout (see within)
+// and closes the connection. call takes a method expression such as
+// (*client.Client).Status.
+func callDaemon[T any](ctx context.Context, timeout time.Duration, call func(*client.Client, context.Context) (T, error)) (T, error) {
+	var out T
+	conn, err := connect()
+	if err != nil {
+		return out, err
+	}
+	defer conn.Close()
+	err = within(ctx, timeout, func(ctx context.Context) (err error) {
+		out, err = call(conn, ctx)
+		return err
+	})
+	return out, err
+}
+
 func within(ctx context.Context, timeout time.Duration, call func(ctx context.Context) error) error {
 	cctx, cancel := context.WithTimeoutCause(ctx, timeout, errDeadline)
 	defer cancel()

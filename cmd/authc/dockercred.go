@@ -214,16 +214,7 @@ const freshToken = 10 * time.Second
 // refreshedLately reports whether authd refreshed profile's token within
 // freshToken; false when it cannot tell.
 func (h *dockerHelper) refreshedLately(profile string) bool {
-	conn, err := connect()
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	var st *client.Status
-	err = within(h.ctx, h.timeout, func(ctx context.Context) (err error) {
-		st, err = conn.Status(ctx)
-		return err
-	})
+	st, err := callDaemon(h.ctx, h.timeout, (*client.Client).Status)
 	if err != nil {
 		return false
 	}

@@ -18,16 +18,17 @@ import (
 // has a deadline (--timeout, 30s by default), and a failure is one line on
 // stderr that names the command to run ('authc login -p PROFILE').
 
-// helperToken returns the token of opts.Profile for a tool. A login is
-// started only when interactive is true and one is needed; otherwise a
-// login-required error names 'authc login -p PROFILE'. A static token of
-// the environment (AUTHD_TOKEN, AUTHD_TOKEN_<PROFILE>) is served as
-// 'authc token' serves it, with the expiry of its JWT claims if any.
+// helperToken returns the token of opts.Profile for 'authc token' and the
+// tools. A login is started only when interactive is true and one is
+// needed; otherwise a login-required error names 'authc login -p PROFILE'.
+// A static token of the environment (AUTHD_TOKEN, AUTHD_TOKEN_<PROFILE>) is
+// served as it is, with the expiry of its JWT claims if any, even when
+// named as refused: authd cannot renew what it does not hold.
 func helperToken(ctx context.Context, opts client.TokenOptions, interactive bool, timeout time.Duration) (*client.Token, error) {
 	if opts.Profile != "" {
 		profileArg = opts.Profile // for the hints of errors
 	}
-	if tok, _ := staticToken(opts.Profile); tok != "" && len(opts.Scopes) == 0 && opts.Audience == "" {
+	if tok, _ := staticToken(opts.Profile); tok != "" && len(opts.Scopes) == 0 && opts.Audience == "" && !opts.IDToken {
 		st := &client.Token{AccessToken: tok, TokenType: "Bearer", Profile: opts.Profile}
 		if c, ok := jwt.ReadClaims(tok); ok {
 			st.Expiry = c.Expiry
@@ -51,7 +52,7 @@ func helperToken(ctx context.Context, opts client.TokenOptions, interactive bool
 		if err = login(ctx, conn, lreq, ui, timeout, loginTimeout); err != nil {
 			return nil, &loginError{err}
 		}
-		opts.ForceRefresh = false
+		opts.ForceRefresh, opts.Rejected = false, ""
 		err = within(ctx, timeout, get)
 	}
 	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == api.LoginRequired {

@@ -346,7 +346,7 @@ match = ["https://k8s.example.com:6443", "kube.internal"]
 	})
 }
 
-// serveBroker is serve for any implementation of the API.
+// serveBroker starts b on a socket that AUTHD_SOCKET names for the test.
 func serveBroker(t *testing.T, b pb.BrokerServer) {
 	t.Helper()
 	path := shortSocket(t)

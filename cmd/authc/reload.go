@@ -24,16 +24,7 @@ func runReload(ctx context.Context, args []string) error {
 	if err := parseNoArgs(fs, args, timeout); err != nil {
 		return err
 	}
-	conn, err := connect()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var res *client.ReloadResult
-	err = within(ctx, *timeout, func(ctx context.Context) (err error) {
-		res, err = conn.Reload(ctx)
-		return err
-	})
+	res, err := callDaemon(ctx, *timeout, (*client.Client).Reload)
 	var ce *client.Error
 	if errors.As(err, &ce) && ce.Reason == codeUnimplemented {
 		return &daemonError{reason: api.Unspecified, cause: err,

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -78,16 +77,7 @@ func shortSocket(t *testing.T) string {
 // serve starts d on a socket that AUTHD_SOCKET names for the test.
 func serve(t *testing.T, d *fakeDaemon) {
 	t.Helper()
-	path := shortSocket(t)
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	pb.RegisterBrokerServer(srv, d)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	t.Setenv("AUTHD_SOCKET", path)
+	serveBroker(t, d)
 }
 
 // daemonStatus is an error as authd sends it: a code and an ErrorInfo reason.

@@ -21,16 +21,7 @@ func runStatus(ctx context.Context, args []string) error {
 	if err := parseNoArgs(fs, args, timeout); err != nil {
 		return err
 	}
-	conn, err := connect()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var st *client.Status
-	err = within(ctx, *timeout, func(ctx context.Context) (err error) {
-		st, err = conn.Status(ctx)
-		return err
-	})
+	st, err := callDaemon(ctx, *timeout, (*client.Client).Status)
 	if err != nil {
 		return err
 	}
@@ -186,27 +177,14 @@ func runLogout(ctx context.Context, args []string) error {
 	profile := profileFlags(fs)
 	all := fs.Bool("all", false, "log out of every profile")
 	timeout := timeoutFlag(fs, defaultTimeout, "give up when authd has not answered within this long")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := checkTimeout(*timeout); err != nil {
+	if err := parseNoArgs(fs, args, timeout); err != nil {
 		return err
 	}
 	if *all && *profile != "" {
 		return usageError{"--all and --profile exclude each other"}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	conn, err := connect()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var profiles []string
-	err = within(ctx, *timeout, func(ctx context.Context) (err error) {
-		profiles, err = conn.Logout(ctx, *profile, *all)
-		return err
+	profiles, err := callDaemon(ctx, *timeout, func(c *client.Client, ctx context.Context) ([]string, error) {
+		return c.Logout(ctx, *profile, *all)
 	})
 	if err == nil {
 		for _, n := range profiles {

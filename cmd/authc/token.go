@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,9 +11,7 @@ import (
 
 	"golang.org/x/term"
 
-	"authd.dev/authd/api"
 	"authd.dev/authd/client"
-	"authd.dev/authd/internal/jwt"
 )
 
 type stringList []string
@@ -55,46 +52,14 @@ func runToken(ctx context.Context, args []string) error {
 		return usageError{"--min-valid must not be negative"}
 	}
 
-	if tok, _ := staticToken(*profile); tok != "" && len(scopes) == 0 && *audience == "" && !*idToken {
-		// A refused environment token is printed all the same: authd
-		// cannot renew what it does not hold.
-		st := &client.Token{AccessToken: tok, TokenType: "Bearer", Profile: *profile}
-		if c, ok := jwt.ReadClaims(tok); ok && *asJSON {
-			st.Expiry = c.Expiry // only --json shows it
-		}
-		return printToken(st, *asJSON, false)
-	}
-
-	conn, err := connect()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	req := client.TokenOptions{
 		Profile: *profile, Scopes: scopes, Audience: *audience, MinValid: *minValid,
 		// --json has the ID token only with --id-token: a program that
 		// reads the access token's metadata has no use for the identity.
 		ForceRefresh: *force, IDToken: *idToken, Rejected: rejected,
 	}
-	var tok *client.Token
-	getToken := func(ctx context.Context) (err error) {
-		tok, err = conn.Token(ctx, req)
-		return err
-	}
-	err = within(ctx, *timeout, getToken)
-	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == api.LoginRequired &&
-		(*loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))) {
-		ui := &loginUI{noBrowser: !canOpenBrowser()}
-		lreq := client.LoginOptions{Profile: *profile, NoBrowser: ui.noBrowser}
-		if err = login(ctx, conn, lreq, ui, *timeout, loginTimeout); err != nil {
-			return &loginError{err}
-		}
-		req.ForceRefresh, req.Rejected = false, ""
-		err = within(ctx, *timeout, getToken)
-	}
-	if de := (*daemonError)(nil); errors.As(err, &de) && de.reason == api.LoginRequired {
-		secretHint(ctx, conn, *profile, *timeout, de)
-	}
+	interactive := *loginFlag || (!*noLogin && term.IsTerminal(int(os.Stderr.Fd())))
+	tok, err := helperToken(ctx, req, interactive, *timeout)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"authd.dev/authd/internal/config"
 	"authd.dev/authd/internal/flow"
@@ -433,6 +434,17 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	}
 	b.cancel(ErrShutdown)
 	b.closeSessions()
+	// A redemption cancelled at the deadline still writes what it leaves
+	// (the record without a refresh token the provider may have rotated,
+	// see Session.forget) on a context the cancel does not end: it gets
+	// cancelledWrites more, within the margin the daemon keeps for this.
+	if len(busy) > 0 {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelledWrites)
+		for _, s := range sessions {
+			s.settle(wctx)
+		}
+		cancel()
+	}
 	// Once cancelled, the background work ends at once, but for a keyring
 	// call that does not heed its context.
 	done := make(chan struct{})
@@ -447,6 +459,10 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// cancelledWrites bounds the wait, after Shutdown's deadline, for the
+// keyring writes of the redemptions it cancelled.
+const cancelledWrites = 400 * time.Millisecond
 
 // Close stops every session's background work, logins and refreshes
 // included, at once, and waits for it. It may be called more than once.

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -12,16 +13,24 @@ import (
 	"authd.dev/authd/internal/idptest"
 )
 
+// loggedInBehindProxy is a daemon logged in through a fault proxy in front
+// of its provider, and a client of it.
+func loggedInBehindProxy(t *testing.T) (*daemontest.Daemon, *idptest.FaultProxy, context.Context, *client.Client) {
+	t.Helper()
+	d, proxy := daemontest.NewProxied(t, idptest.Options{})
+	ctx := daemontest.Context(t)
+	c := d.Client()
+	d.Login(ctx, c)
+	return d, proxy, ctx, c
+}
+
 // A token a server refused is not served again to those who say so: the
 // callers naming it at once share one refresh, one naming a token already
 // replaced costs nothing, and when the provider is down the caller hears
 // it rather than getting the refused token back.
 func TestRejectedToken(t *testing.T) {
 	t.Parallel()
-	d, proxy := daemontest.NewProxied(t, idptest.Options{})
-	ctx := daemontest.Context(t)
-	c := d.Client()
-	d.Login(ctx, c)
+	d, proxy, ctx, c := loggedInBehindProxy(t)
 	refused, err := c.Token(ctx, client.TokenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -77,10 +86,7 @@ func TestRejectedToken(t *testing.T) {
 // no refresh of it.
 func TestRejectedTokenWhileAMintRotates(t *testing.T) {
 	t.Parallel()
-	d, proxy := daemontest.NewProxied(t, idptest.Options{})
-	ctx := daemontest.Context(t)
-	c := d.Client()
-	d.Login(ctx, c)
+	_, proxy, ctx, c := loggedInBehindProxy(t)
 	refused, err := c.Token(ctx, client.TokenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +137,7 @@ func TestRejectedStoredToken(t *testing.T) {
 // that name it at once; naming it once replaced costs nothing.
 func TestRejectedScopedToken(t *testing.T) {
 	t.Parallel()
-	d, proxy := daemontest.NewProxied(t, idptest.Options{})
-	ctx := daemontest.Context(t)
-	c := d.Client()
-	d.Login(ctx, c)
+	_, proxy, ctx, c := loggedInBehindProxy(t)
 	scoped := client.TokenOptions{Scopes: []string{"openid", "email"}}
 	refused, err := c.Token(ctx, scoped)
 	if err != nil {

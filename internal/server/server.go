@@ -161,11 +161,12 @@ type callCount struct {
 	begun    atomic.Uint64
 }
 
-func (c *callCount) begin() (end func()) {
+func (c *callCount) begin() {
 	c.begun.Add(1)
 	c.inFlight.Add(1)
-	return func() { c.inFlight.Add(-1) }
 }
+
+func (c *callCount) end() { c.inFlight.Add(-1) }
 
 // waitQuiet waits until no call has been in flight, and none has begun,
 // for quiet, and reports true; or reports false when done closes first.
@@ -204,7 +205,8 @@ func newServer(b *broker.Broker, lim Limits, uid int, calls *callCount) *grpc.Se
 	srv := grpc.NewServer(
 		grpc.Creds(peerCredentials{uid: uid}),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			defer calls.begin()()
+			calls.begin()
+			defer calls.end()
 			if err := checkPeer(ctx, uid); err != nil {
 				return nil, err
 			}
@@ -212,7 +214,8 @@ func newServer(b *broker.Broker, lim Limits, uid int, calls *callCount) *grpc.Se
 			return h(ctx, req)
 		}),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			defer calls.begin()()
+			calls.begin()
+			defer calls.end()
 			if err := checkPeer(ss.Context(), uid); err != nil {
 				return err
 			}
